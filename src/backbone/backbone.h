@@ -1,0 +1,58 @@
+#pragma once
+// CNN feature extractors. Each backbone runs in eval mode (BatchNorm folded into the
+// convolutions at construction) and stops after the deepest requested layer.
+#include <torch/types.h>
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "data/preprocess.h"
+
+namespace patchcore {
+
+// Tensor name -> tensor. ResNets use torchvision/timm names ("conv1.weight",
+// "layer2.0.downsample.1.running_var"); MobileNet uses the Keras names of the TF.js
+// manifest ("conv1/kernel", "conv_pw_5_bn/moving_mean"), tensors in Keras layout.
+using WeightMap = std::map<std::string, torch::Tensor>;
+
+struct BackboneInfo {
+  std::string name;                         // "resnet18", "mobilenet_v1_0.75", ...
+  InputScaling scaling;                     // how its input is normalised
+  std::vector<std::string> layers;          // extractable layers, shallow to deep
+  std::vector<std::string> default_layers;  // what `train` uses without --layers
+};
+
+// Every supported backbone, in the order --help lists them.
+const std::vector<BackboneInfo>& supported_backbones();
+// Throws UserError listing the supported names when `name` is unknown.
+const BackboneInfo& backbone_info(const std::string& name);
+
+class Backbone {
+ public:
+  virtual ~Backbone() = default;
+  // input: [B,3,H,W] float32, already pre-processed for this backbone.
+  // Returns one NCHW feature map per requested layer, in the order requested.
+  // Thread-safe (const, no mutable state).
+  virtual std::vector<torch::Tensor> extract(const torch::Tensor& input) const = 0;
+  virtual const BackboneInfo& info() const = 0;
+  virtual const std::vector<std::string>& layers() const = 0;
+  // The original (unfolded) weights this backbone needs, truncated to the deepest
+  // requested layer; enough to rebuild it with create_backbone (stored in checkpoints).
+  virtual const WeightMap& weights() const = 0;
+};
+
+// Builds a backbone from weights. Throws UserError for an unknown backbone or layer
+// (listing the valid ones) and for a missing or mis-shaped tensor (naming it and the
+// shape expected), e.g. when a resnet50 file is given for wide_resnet50_2.
+std::unique_ptr<Backbone> create_backbone(const std::string& name,
+                                          const std::vector<std::string>& layers,
+                                          const WeightMap& weights);
+
+// Seeded random weights with torchvision's initialisation and non-trivial
+// BatchNorm statistics; the same seed gives the same weights on every machine.
+WeightMap random_weights(const std::string& name, uint64_t seed);
+
+}  // namespace patchcore

@@ -1,0 +1,2 @@
+// patchcore command line: train, predict.
+int main() { return 0; }

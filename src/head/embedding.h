@@ -1,0 +1,18 @@
+#pragma once
+// PatchCore's locally aware patch features (anomalib's PatchcoreModel.generate_embedding).
+#include <torch/types.h>
+
+#include <vector>
+
+namespace patchcore {
+
+// For each layer map: 3x3 average pooling, stride 1, padding 1 (count_include_pad=true,
+// torch's default); every map after the first is upsampled bilinearly
+// (align_corners=false) to the first map's size; all are concatenated on channels.
+// Returns [B, C_total, h, w].
+torch::Tensor build_embedding(const std::vector<torch::Tensor>& layer_maps);
+
+// [B, C, h, w] -> [B*h*w, C]: one row per patch, image-major, then y, then x.
+torch::Tensor embedding_to_patches(const torch::Tensor& embedding);
+
+}  // namespace patchcore

@@ -1,0 +1,26 @@
+#pragma once
+// Normalisation statistics in the client apps' norm_stats.txt format.
+#include <torch/types.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+namespace patchcore {
+
+struct NormStats {
+  double max_score = 0, mean_score = 0, std_score = 0;
+  double max_pixel = 0, mean_pixel = 0;
+  int64_t num_samples = 0;
+};
+
+// image_scores [N]; maps [N,1,H,W]. std is the population standard deviation
+// (numpy's np.std default, ddof=0), as the Python tool this replaces wrote it.
+NormStats compute_norm_stats(const torch::Tensor& image_scores, const torch::Tensor& maps);
+
+// "max_score=...\nmean_score=...\n..." in that fixed order, full float precision.
+std::string format_norm_stats(const NormStats& stats);
+// Parses the format above; throws UserError naming the file on missing keys.
+NormStats read_norm_stats(const std::filesystem::path& path);
+
+}  // namespace patchcore

@@ -1,0 +1,31 @@
+#include "test_support.h"
+
+#include <cstdlib>
+#include <random>
+
+namespace patchcore::testing {
+
+std::filesystem::path shared_dir() {
+  if (const char* env = std::getenv("PATCHCORE_SHARED_DIR")) return env;
+  return PATCHCORE_SHARED_DIR;
+}
+
+double relative_error(const torch::Tensor& actual, const torch::Tensor& expected) {
+  auto a = actual.to(torch::kDouble);
+  auto b = expected.to(torch::kDouble);
+  const double scale = b.abs().max().item<double>();
+  return (a - b).abs().max().item<double>() / (scale > 0 ? scale : 1.0);
+}
+
+TempDir::TempDir() {
+  std::random_device rd;
+  path_ = std::filesystem::temp_directory_path() / ("patchcore-test-" + std::to_string(rd()));
+  std::filesystem::create_directories(path_);
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+}  // namespace patchcore::testing

@@ -1,0 +1,37 @@
+#pragma once
+// Helpers shared by the tests: where ../shared lives, skipping when it is absent,
+// and the relative-error measure the reference cases are specified with.
+#include <gtest/gtest.h>
+#include <torch/types.h>
+
+#include <filesystem>
+#include <string>
+
+namespace patchcore::testing {
+
+// ../shared beside the project (or $PATCHCORE_SHARED_DIR).
+std::filesystem::path shared_dir();
+
+// max|a-b| / max|b|, the "relative (max-abs over max-abs)" of shared/reference/README.md.
+double relative_error(const torch::Tensor& actual, const torch::Tensor& expected);
+
+// A fresh empty temporary folder, removed when the object dies.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+}  // namespace patchcore::testing
+
+// Skips the current test with a clear message when a ../shared sub-folder is missing.
+#define PATCHCORE_REQUIRE_SHARED(sub)                                                        \
+  do {                                                                                       \
+    if (!std::filesystem::exists(::patchcore::testing::shared_dir() / (sub)))                 \
+      GTEST_SKIP() << "skipped: " << (::patchcore::testing::shared_dir() / (sub)).string()   \
+                   << " is absent (the shared data folder beside the project)";               \
+  } while (0)
