@@ -1,2 +1,42 @@
-// patchcore command line: train, predict.
-int main() { return 0; }
+// patchcore: train, predict and export PatchCore anomaly-detection models.
+#include <iostream>
+#include <vector>
+
+#include "cli/commands.h"
+#include "io/error.h"
+#include "pipeline/build_info.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"patchcore " + patchcore::patchcore_version() +
+               " - PatchCore visual anomaly detection: train on good parts, predict anomalies"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", [] {
+    std::string text;
+    for (const auto& [name, version] : patchcore::build_versions()) text += name + " " + version + "\n";
+    return text;
+  });
+  const std::vector<patchcore::cli::Command> commands = {
+      patchcore::cli::add_train_command(app),
+      patchcore::cli::add_predict_command(app),
+      patchcore::cli::add_fetch_weights_command(app),
+      patchcore::cli::add_demo_data_command(app),
+  };
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  try {
+    for (const auto& command : commands)
+      if (command.app->parsed()) return command.run();
+  } catch (const patchcore::UserError& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "internal error: " << e.what() << "\n"
+              << "(this is a bug in patchcore; please report it with the command you ran)\n";
+    return 3;
+  }
+  return 0;
+}

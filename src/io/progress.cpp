@@ -12,7 +12,11 @@ ProgressBar::ProgressBar(std::string label, int64_t total, bool enabled)
       is_tty_(::isatty(STDERR_FILENO) != 0),
       start_(std::chrono::steady_clock::now()) {}
 
-ProgressBar::~ProgressBar() { finish(); }
+// Abandoned (an exception unwound past it): end the line, but never claim 100%.
+ProgressBar::~ProgressBar() {
+  if (enabled_ && !finished_ && is_tty_ && last_draw_ != std::chrono::steady_clock::time_point{})
+    std::fprintf(stderr, " (stopped)\n");
+}
 
 double ProgressBar::elapsed_seconds() const {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();

@@ -18,6 +18,8 @@ class ProgressBar {
   ProgressBar(std::string label, int64_t total, bool enabled = true);
   ~ProgressBar();
   void update(int64_t done);
+  // Call when the work is complete; a bar destroyed unfinished (by an exception)
+  // ends its line without claiming 100%.
   void finish();
   ProgressCallback callback();
   double elapsed_seconds() const;

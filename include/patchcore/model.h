@@ -1,0 +1,58 @@
+#pragma once
+// Public C++ API: load a model folder written by `patchcore train` and score images.
+//
+//   auto model = patchcore::Model::load("models/crimp_a");
+//   patchcore::Prediction p = model.predict(cv::imread("part.png"));
+//   bool bad = p.score > model.threshold();
+//
+// A loaded Model is immutable: predict() may be called from several threads at once.
+#include <opencv2/core.hpp>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace patchcore {
+
+struct Prediction {
+  float score = 0;           // PatchCore image score (higher = more anomalous)
+  cv::Mat anomaly_map;       // CV_32FC1, size of the input image
+  cv::Mat model_map;         // CV_32FC1, at the model's --image-size (what the exported model outputs)
+};
+
+struct ModelSummary {
+  std::string backbone;
+  std::vector<std::string> layers;
+  int height = 0, width = 0;
+  int64_t memory_bank_rows = 0;
+  int64_t num_neighbors = 0;
+  double max_training_pixel = 0;  // max_pixel of norm_stats.txt
+};
+
+class Model {
+ public:
+  // dir: OUTPUT/PATTERN as written by `patchcore train` (checkpoint.safetensors +
+  // norm_stats.txt). Throws patchcore::UserError (a std::runtime_error) on bad input.
+  static Model load(const std::filesystem::path& dir);
+
+  // image: 8-bit BGR, grayscale or BGRA as cv::imread returns it.
+  Prediction predict(const cv::Mat& image) const;
+  // Several images in one backbone pass (faster per image).
+  std::vector<Prediction> predict(const std::vector<cv::Mat>& images) const;
+
+  // Default decision threshold: max_score of norm_stats.txt (highest training score).
+  double threshold() const;
+  ModelSummary summary() const;
+
+  ~Model();
+  Model(Model&&) noexcept;
+  Model& operator=(Model&&) noexcept;
+
+ private:
+  struct Impl;
+  explicit Model(std::unique_ptr<const Impl> impl);
+  std::unique_ptr<const Impl> impl_;
+};
+
+}  // namespace patchcore

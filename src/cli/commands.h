@@ -1,0 +1,20 @@
+#pragma once
+// Sub-commands of the `patchcore` executable. Each registers its options on the
+// CLI11 app and returns the action to run once parsing succeeded.
+#include <CLI/CLI.hpp>
+
+#include <functional>
+
+namespace patchcore::cli {
+
+struct Command {
+  CLI::App* app;            // the sub-command, to see whether it was chosen
+  std::function<int()> run;  // runs it with the parsed options; returns the exit code
+};
+
+Command add_train_command(CLI::App& app);
+Command add_predict_command(CLI::App& app);
+Command add_demo_data_command(CLI::App& app);
+Command add_fetch_weights_command(CLI::App& app);
+
+}  // namespace patchcore::cli

@@ -1,0 +1,109 @@
+#include <ATen/Parallel.h>
+#include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+
+#include "cli/commands.h"
+#include "data/dataset.h"
+#include "data/preprocess.h"
+#include "io/atomic_file.h"
+#include "io/error.h"
+#include "patchcore/model.h"
+
+namespace patchcore::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+// "test/crack/001.png" below the input folder -> "test__crack__001": unique names
+// for the files written per image, even when sub-folders repeat file names.
+std::string output_stem(const fs::path& image, const fs::path& input_root) {
+  fs::path relative = fs::is_directory(input_root) ? fs::relative(image, input_root) : image.filename();
+  relative.replace_extension();
+  std::string stem = relative.generic_string();
+  for (size_t pos = 0; (pos = stem.find('/', pos)) != std::string::npos;) stem.replace(pos, 1, "__");
+  return stem;
+}
+
+// Heat map over the image: map / pixel_scale in JET colours, 50% blend.
+cv::Mat overlay(const cv::Mat& image_bgr, const cv::Mat& map, double pixel_scale) {
+  cv::Mat normalised, heat, blended;
+  map.convertTo(normalised, CV_8UC1, 255.0 / std::max(pixel_scale, 1e-12));
+  cv::applyColorMap(normalised, heat, cv::COLORMAP_JET);
+  cv::addWeighted(image_bgr, 0.5, heat, 0.5, 0.0, blended);
+  return blended;
+}
+
+void write_image(const fs::path& path, const cv::Mat& image) {
+  if (!cv::imwrite(path.string(), image)) throw UserError("cannot write " + path.string());
+}
+
+}  // namespace
+
+Command add_predict_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand("predict", "Score images with a trained model");
+  struct Options {
+    fs::path model_dir, input, output = "predictions";
+    double threshold = -1;
+    bool save_maps = false;
+    int batch_size = 8;
+    int threads = 0;
+  };
+  auto o = std::make_shared<Options>();
+  cmd->add_option("--model", o->model_dir, "Model folder OUTPUT/PATTERN written by `patchcore train`")->required();
+  cmd->add_option("--input", o->input, "An image file, or a folder (searched recursively)")->required();
+  cmd->add_option("--output", o->output, "Folder for results.json, overlays and maps")->capture_default_str();
+  cmd->add_option("--threshold", o->threshold,
+                  "Score above which an image is anomalous (default: max_score of norm_stats.txt)");
+  cmd->add_flag("--save-maps", o->save_maps, "Also write each raw anomaly map as maps/<name>.tiff (32-bit float)");
+  cmd->add_option("--batch-size", o->batch_size, "Images per backbone pass")->capture_default_str();
+  cmd->add_option("--threads", o->threads, "CPU threads (0 = all cores)")->capture_default_str();
+
+  return {cmd, [o]() {
+            if (o->threads > 0) at::set_num_threads(o->threads);
+            const Model model = Model::load(o->model_dir);
+            const double threshold = o->threshold >= 0 ? o->threshold : model.threshold();
+            const auto images = find_input_images(o->input);
+            std::error_code ec;
+            fs::create_directories(o->output / "overlays", ec);
+            if (o->save_maps) fs::create_directories(o->output / "maps", ec);
+            if (ec) throw UserError("cannot create " + o->output.string() + ": " + ec.message());
+
+            // Overlay colour scale: the highest training pixel maps to mid-scale, so
+            // good parts stay blue and defects turn red, the same for every image.
+            const double pixel_scale = 2.0 * model.summary().max_training_pixel;
+            nlohmann::json results = nlohmann::json::array();
+            std::printf("%-60s %12s  %s\n", "image", "score", "result");
+            const auto start = std::chrono::steady_clock::now();
+            int anomalous = 0;
+            for (size_t first = 0; first < images.size(); first += static_cast<size_t>(o->batch_size)) {
+              const size_t count = std::min(images.size() - first, static_cast<size_t>(o->batch_size));
+              std::vector<cv::Mat> batch;
+              for (size_t i = first; i < first + count; ++i) batch.push_back(read_image_bgr(images[i]));
+              const auto predictions = model.predict(batch);
+              for (size_t k = 0; k < count; ++k) {
+                const auto& path = images[first + k];
+                const auto& p = predictions[k];
+                const bool is_anomalous = p.score > threshold;
+                anomalous += is_anomalous;
+                std::printf("%-60s %12.4f  %s\n", path.string().c_str(), p.score, is_anomalous ? "ANOMALOUS" : "ok");
+                results.push_back({{"image", path.string()}, {"score", p.score}, {"anomalous", is_anomalous}});
+                const std::string stem = output_stem(path, o->input);
+                write_image(o->output / "overlays" / (stem + ".png"), overlay(batch[k], p.anomaly_map, pixel_scale));
+                if (o->save_maps) write_image(o->output / "maps" / (stem + ".tiff"), p.model_map);
+              }
+            }
+            write_file_atomically(o->output / "results.json", results.dump(2) + "\n");
+            const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+            std::printf("\n%zu images, %d anomalous (threshold %.4f), %.1f images/s; results in %s\n", images.size(),
+                        anomalous, threshold, static_cast<double>(images.size()) / seconds,
+                        (o->output / "results.json").string().c_str());
+            return 0;
+          }};
+}
+
+}  // namespace patchcore::cli

@@ -1,0 +1,73 @@
+#include <cstdio>
+#include <iostream>
+
+#include <ATen/Parallel.h>
+
+#include "backbone/backbone.h"
+#include "cli/commands.h"
+#include "io/error.h"
+#include "pipeline/trainer.h"
+
+namespace patchcore::cli {
+
+Command add_train_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand("train", "Train a model from a folder of good images");
+  auto options = std::make_shared<TrainOptions>();
+  auto image_size = std::make_shared<std::vector<int>>(std::vector<int>{224, 224});
+  auto faiss = std::make_shared<int>(-1);
+  auto threads = std::make_shared<int>(0);
+  auto quiet = std::make_shared<bool>(false);
+
+  std::string backbones;
+  for (const auto& b : supported_backbones()) backbones += (backbones.empty() ? "" : ", ") + b.name;
+
+  cmd->add_option("--data-dir", options->data_dir,
+                  "Folder of good images (directly inside, or in good/ or train/good/)")
+      ->required();
+  cmd->add_option("--output", options->output_dir, "Output folder; the model goes to OUTPUT/PATTERN")->required();
+  cmd->add_option("--pattern-name", options->pattern_name, "Name of the inspection pattern (model folder name)")
+      ->required();
+  options->model.coreset_ratio = 0.001;
+  cmd->add_option("--coreset-ratio", options->model.coreset_ratio, "Fraction of patches kept in the memory bank")
+      ->capture_default_str();
+  cmd->add_flag("--use-faiss{1},--no-use-faiss{0}", *faiss,
+                "Accepted for compatibility; FAISS search arrives in a later release, until then the exact "
+                "LibTorch search is always used");
+  options->model.backbone = "wide_resnet50_2";
+  cmd->add_option("--backbone", options->model.backbone, "Backbone: " + backbones)->capture_default_str();
+  cmd->add_option("--layers", options->model.layers,
+                  "Backbone layers to use (default: layer2 layer3 for ResNets, conv_pw_5_relu conv_pw_11_relu "
+                  "for mobilenet_v1_0.75)");
+  cmd->add_option("--image-size", *image_size, "Model input size H W")->expected(2)->capture_default_str();
+  cmd->add_option("--batch-size", options->batch_size, "Images per backbone pass")->capture_default_str();
+  cmd->add_option("--num-neighbors", options->model.num_neighbors, "Neighbours for the image-score re-weighting")
+      ->capture_default_str();
+  cmd->add_option("--weights", options->weights,
+                  "Backbone weights: FILE (safetensors) or DIR (TF.js), or random:SEED for a smoke test. "
+                  "Default: the cache ($PATCHCORE_HOME or ~/.cache/patchcore), else download");
+  cmd->add_option("--seed", options->model.seed, "Seed of the coreset selection")->capture_default_str();
+  cmd->add_option("--threads", *threads, "CPU threads (0 = all cores)")->capture_default_str();
+  cmd->add_flag("--quiet", *quiet, "No progress bars");
+
+  return {cmd, [=]() {
+    if (*threads > 0) at::set_num_threads(*threads);
+    options->model.preprocessing.height = (*image_size)[0];
+    options->model.preprocessing.width = (*image_size)[1];
+    if (*faiss >= 0) options->use_faiss = (*faiss == 1);
+    options->show_progress = !*quiet;
+    const TrainReport r = train(*options);
+    std::printf("\nTrained %s\n", r.model_dir.string().c_str());
+    std::printf("  images            %lld (%lld patches of %lld features)\n", static_cast<long long>(r.num_images),
+                static_cast<long long>(r.num_patches), static_cast<long long>(r.feature_dim));
+    std::printf("  memory bank       %lld rows\n", static_cast<long long>(r.bank_rows));
+    std::printf("  training scores   max %.4f  mean %.4f  std %.4f\n", r.norm_stats.max_score,
+                r.norm_stats.mean_score, r.norm_stats.std_score);
+    std::printf("  time              %.1fs total: weights %.1fs, features %.1fs, coreset %.1fs, scoring %.1fs, "
+                "writing %.1fs\n",
+                r.total_seconds, r.load_weights_seconds, r.extract_seconds, r.coreset_seconds, r.score_seconds,
+                r.write_seconds);
+    return 0;
+  }};
+}
+
+}  // namespace patchcore::cli

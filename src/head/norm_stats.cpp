@@ -1,0 +1,105 @@
+#include "head/norm_stats.h"
+
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <stdexcept>
+
+#include "io/error.h"
+
+namespace patchcore {
+namespace {
+
+constexpr const char* kDoubleKeys[] = {"max_score", "mean_score", "std_score", "max_pixel",
+                                       "mean_pixel"};
+
+std::string trim(const std::string& s) {
+  const auto b = s.find_first_not_of(" \t\r\n");
+  if (b == std::string::npos) return {};
+  const auto e = s.find_last_not_of(" \t\r\n");
+  return s.substr(b, e - b + 1);
+}
+
+}  // namespace
+
+NormStats compute_norm_stats(const torch::Tensor& image_scores, const torch::Tensor& maps) {
+  if (image_scores.numel() == 0 || maps.numel() == 0)
+    throw std::invalid_argument("compute_norm_stats: no image scores or maps given");
+  const auto scores = image_scores.to(at::kDouble).reshape(-1);
+  const auto pixels = maps.to(at::kDouble);
+  NormStats s;
+  s.max_score = scores.max().item<double>();
+  s.mean_score = scores.mean().item<double>();
+  s.std_score = std::sqrt((scores - s.mean_score).pow(2).mean().item<double>());  // ddof = 0
+  s.max_pixel = pixels.max().item<double>();
+  s.mean_pixel = pixels.mean().item<double>();
+  s.num_samples = scores.numel();
+  return s;
+}
+
+std::string format_norm_stats(const NormStats& stats) {
+  const double values[] = {stats.max_score, stats.mean_score, stats.std_score, stats.max_pixel,
+                           stats.mean_pixel};
+  std::string out;
+  char line[128];
+  for (size_t i = 0; i < std::size(values); ++i) {
+    std::snprintf(line, sizeof line, "%s=%.9g\n", kDoubleKeys[i], values[i]);
+    out += line;
+  }
+  std::snprintf(line, sizeof line, "num_samples=%lld\n", static_cast<long long>(stats.num_samples));
+  return out + line;
+}
+
+NormStats read_norm_stats(const std::filesystem::path& path) {
+  const std::string file = path.string();
+  std::ifstream in(path);
+  if (!in)
+    throw UserError(file + ": cannot read the normalisation statistics (does the file exist? "
+                           "it is written by training next to the model)");
+  std::map<std::string, std::string> entries;
+  std::string line;
+  while (std::getline(in, line)) {
+    line = trim(line);
+    if (line.empty() || line[0] == '#') continue;
+    const auto eq = line.find('=');
+    if (eq == std::string::npos)
+      throw UserError(file + ": malformed line '" + line + "' (expected key=value)");
+    entries[trim(line.substr(0, eq))] = trim(line.substr(eq + 1));
+  }
+  if (in.bad()) throw UserError(file + ": read error");
+
+  auto value_of = [&](const char* key) -> const std::string& {
+    const auto it = entries.find(key);
+    if (it == entries.end())
+      throw UserError(file + ": missing '" + key +
+                      "' (not a complete norm_stats file; re-create it by training)");
+    return it->second;
+  };
+  auto bad_value = [&](const char* key, const std::string& v) {
+    return UserError(file + ": invalid value '" + v + "' for '" + key + "'");
+  };
+  NormStats s;
+  double* targets[] = {&s.max_score, &s.mean_score, &s.std_score, &s.max_pixel, &s.mean_pixel};
+  for (size_t i = 0; i < std::size(kDoubleKeys); ++i) {
+    const std::string& v = value_of(kDoubleKeys[i]);
+    char* end = nullptr;
+    errno = 0;
+    const double d = std::strtod(v.c_str(), &end);
+    if (v.empty() || *end != '\0' || errno == ERANGE) throw bad_value(kDoubleKeys[i], v);
+    *targets[i] = d;
+  }
+  const std::string& n = value_of("num_samples");
+  char* end = nullptr;
+  errno = 0;
+  const long long count = std::strtoll(n.c_str(), &end, 10);
+  if (n.empty() || *end != '\0' || errno == ERANGE || count < 0) throw bad_value("num_samples", n);
+  s.num_samples = count;
+  return s;
+}
+
+}  // namespace patchcore

@@ -1,0 +1,81 @@
+#include "pipeline/checkpoint.h"
+
+#include <nlohmann/json.hpp>
+
+#include "io/error.h"
+#include "io/safetensors.h"
+
+namespace patchcore {
+namespace {
+
+constexpr const char* kBankName = "memory_bank";
+constexpr const char* kBackbonePrefix = "backbone.";
+
+nlohmann::json config_to_json(const Checkpoint& c) {
+  nlohmann::json images = nlohmann::json::array();
+  for (const auto& image : c.training_images) images.push_back({{"path", image.path}, {"sha256", image.sha256}});
+  return {{"format_version", Checkpoint::kFormatVersion},
+          {"backbone", c.config.backbone},
+          {"layers", c.config.layers},
+          {"image_size", {c.config.preprocessing.height, c.config.preprocessing.width}},
+          {"input_scaling", to_string(c.config.preprocessing.scaling)},
+          {"num_neighbors", c.config.num_neighbors},
+          {"coreset_ratio", c.config.coreset_ratio},
+          {"seed", c.config.seed},
+          {"weights_source", c.weights_source},
+          {"weights_sha256", c.weights_sha256},
+          {"training_images", images}};
+}
+
+}  // namespace
+
+void save_checkpoint(const std::filesystem::path& path, const Checkpoint& checkpoint) {
+  SafetensorsFile file;
+  file.tensors[kBankName] = checkpoint.memory_bank.to(torch::kFloat).contiguous();
+  for (const auto& [name, tensor] : checkpoint.backbone_weights) file.tensors[kBackbonePrefix + name] = tensor;
+  file.metadata["patchcore"] = config_to_json(checkpoint).dump();
+  write_safetensors(path, file);
+}
+
+Checkpoint load_checkpoint(const std::filesystem::path& path) {
+  auto file = read_safetensors(path);
+  const std::string where = path.string();
+  auto meta = file.metadata.find("patchcore");
+  if (meta == file.metadata.end())
+    throw UserError(where + ": not a patchcore checkpoint (no 'patchcore' metadata); point --model at a folder written by `patchcore train`");
+  Checkpoint c;
+  try {
+    auto j = nlohmann::json::parse(meta->second);
+    const int version = j.at("format_version").get<int>();
+    if (version != Checkpoint::kFormatVersion)
+      throw UserError(where + ": checkpoint format version " + std::to_string(version) +
+                      " is not supported by this build (expects " + std::to_string(Checkpoint::kFormatVersion) +
+                      "); retrain the model or use a matching patchcore version");
+    c.config.backbone = j.at("backbone").get<std::string>();
+    c.config.layers = j.at("layers").get<std::vector<std::string>>();
+    c.config.preprocessing.height = j.at("image_size").at(0).get<int>();
+    c.config.preprocessing.width = j.at("image_size").at(1).get<int>();
+    c.config.preprocessing.scaling = input_scaling_from_string(j.at("input_scaling").get<std::string>());
+    c.config.num_neighbors = j.at("num_neighbors").get<int64_t>();
+    c.config.coreset_ratio = j.at("coreset_ratio").get<double>();
+    c.config.seed = j.at("seed").get<uint64_t>();
+    c.weights_source = j.at("weights_source").get<std::string>();
+    c.weights_sha256 = j.at("weights_sha256").get<std::string>();
+    for (const auto& image : j.at("training_images"))
+      c.training_images.push_back({image.at("path").get<std::string>(), image.at("sha256").get<std::string>()});
+  } catch (const nlohmann::json::exception& e) {
+    throw UserError(where + ": corrupt checkpoint metadata (" + e.what() + "); retrain the model");
+  }
+  auto bank = file.tensors.find(kBankName);
+  if (bank == file.tensors.end() || bank->second.dim() != 2 || bank->second.size(0) == 0)
+    throw UserError(where + ": checkpoint has no memory bank; retrain the model");
+  c.memory_bank = bank->second;
+  const std::string prefix = kBackbonePrefix;
+  for (auto& [name, tensor] : file.tensors)
+    if (name.rfind(prefix, 0) == 0) c.backbone_weights[name.substr(prefix.size())] = tensor;
+  if (c.backbone_weights.empty())
+    throw UserError(where + ": checkpoint holds no backbone weights; retrain the model");
+  return c;
+}
+
+}  // namespace patchcore

@@ -1,0 +1,33 @@
+#pragma once
+// checkpoint.safetensors: the memory bank, the backbone's weights (so a model
+// folder predicts on its own, offline) and everything needed to retrain.
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "backbone/backbone.h"
+#include "pipeline/model_config.h"
+
+namespace patchcore {
+
+struct TrainingImage {
+  std::string path;    // as given on the command line
+  std::string sha256;  // of the file's bytes
+};
+
+struct Checkpoint {
+  static constexpr int kFormatVersion = 1;
+  ModelConfig config;
+  torch::Tensor memory_bank;  // [M, C] float32
+  WeightMap backbone_weights;
+  std::string weights_source;  // path, URL or random:SEED
+  std::string weights_sha256;
+  std::vector<TrainingImage> training_images;
+};
+
+void save_checkpoint(const std::filesystem::path& path, const Checkpoint& checkpoint);
+// Throws UserError naming the file when it is missing, truncated, from an unknown
+// format version, or lacks a tensor.
+Checkpoint load_checkpoint(const std::filesystem::path& path);
+
+}  // namespace patchcore

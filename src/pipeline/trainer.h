@@ -1,0 +1,42 @@
+#pragma once
+// `patchcore train`: images -> memory bank -> model folder OUTPUT/PATTERN.
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "head/norm_stats.h"
+#include "pipeline/checkpoint.h"
+
+namespace patchcore {
+
+struct TrainOptions {
+  std::filesystem::path data_dir;
+  std::filesystem::path output_dir;
+  std::string pattern_name;
+  ModelConfig model;               // layers empty -> the backbone's defaults
+  int batch_size = 32;
+  std::string weights;             // "" (cache/download), FILE|DIR, or random:SEED
+  std::optional<bool> use_faiss;   // unset = auto
+  bool show_progress = true;
+  // Called with the finished checkpoint and the (temporary) model folder before it is
+  // moved into place, so exporters write into the same atomic unit.
+  std::function<void(const Checkpoint&, const std::filesystem::path&)> write_extra_files;
+};
+
+struct TrainReport {
+  std::filesystem::path model_dir;
+  int64_t num_images = 0;
+  int64_t num_patches = 0;
+  int64_t bank_rows = 0;
+  int64_t feature_dim = 0;
+  int64_t distinct_image_sizes = 0;
+  NormStats norm_stats;
+  double load_weights_seconds = 0, extract_seconds = 0, coreset_seconds = 0, score_seconds = 0,
+         write_seconds = 0, total_seconds = 0;
+};
+
+// Throws UserError for bad input; on any failure nothing is left in output_dir.
+TrainReport train(const TrainOptions& options);
+
+}  // namespace patchcore

@@ -1,0 +1,112 @@
+// The export graph description, evaluated in LibTorch, against the native pipeline
+// (backbone -> build_embedding -> nearest_patch_scores -> image_scores -> anomaly_maps).
+#include <gtest/gtest.h>
+
+#include "export/graph.h"
+#include "export_test_support.h"
+#include "io/error.h"
+#include "test_support.h"
+
+namespace patchcore {
+namespace {
+
+using testing::relative_error;
+
+struct Case {
+  const char* backbone;
+  std::vector<std::string> layers;
+  int64_t size;
+  int64_t neighbors;
+};
+
+class ExportGraphParity : public ::testing::TestWithParam<Case> {};
+
+TEST_P(ExportGraphParity, MatchesNativePipeline) {
+  const Case c = GetParam();
+  const auto model = export_testing::make_model(c.backbone, c.layers, c.size, c.neighbors);
+  const ExportGraph graph = build_export_graph(model.source);
+  for (int64_t batch : {1, 3}) {
+    const auto input = export_testing::random_input(batch, c.size, 100 + batch);
+    const auto expected = export_testing::native_predict(model, input);
+    const auto got = evaluate_export_graph(graph, input);
+    ASSERT_EQ(got.size(), 2u);
+    EXPECT_EQ(got[0].sizes(), expected.anomaly_map.sizes());
+    EXPECT_EQ(got[1].sizes(), torch::IntArrayRef({batch, 1}));
+    const double map_err = relative_error(got[0], expected.anomaly_map);
+    const double score_err = relative_error(got[1].view({batch}), expected.pred_score);
+    std::cout << "[ graph ] " << c.backbone << " batch " << batch << ": anomaly_map rel err "
+              << map_err << ", pred_score rel err " << score_err << "\n";
+    EXPECT_LT(map_err, 1e-4);
+    EXPECT_LT(score_err, 1e-4);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Backbones, ExportGraphParity,
+    ::testing::Values(Case{"resnet18", {"layer2", "layer3"}, 64, 9},
+                      Case{"resnet18", {"layer1", "layer2", "layer3"}, 72, 1},
+                      Case{"mobilenet_v1_0.75", {"conv_pw_5_relu", "conv_pw_11_relu"}, 96, 9},
+                      Case{"mobilenet_v1_0.75", {"conv_pw_5_relu", "conv_pw_11_relu"}, 100, 3}),
+    [](const auto& info) {
+      std::string name = std::string(info.param.backbone) + "_" + std::to_string(info.param.size) +
+                         "_k" + std::to_string(info.param.neighbors);
+      for (char& ch : name)
+        if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
+      return name;
+    });
+
+TEST(ExportGraph, Fp16ConstantsStayClose) {
+  const auto model = export_testing::make_model("resnet18", {"layer2", "layer3"}, 64, 9);
+  const ExportGraph graph = build_export_graph(model.source);
+  const auto input = export_testing::random_input(2, 64, 7);
+  const auto f32 = evaluate_export_graph(graph, input);
+  const auto f16 = evaluate_export_graph(graph, input, {/*fp16_constants=*/true});
+  const double map_err = relative_error(f16[0], f32[0]);
+  const double score_err = relative_error(f16[1], f32[1]);
+  std::cout << "[ graph ] fp16 constants: anomaly_map rel err " << map_err << ", pred_score rel err "
+            << score_err << "\n";
+  EXPECT_LT(map_err, 1e-2);
+  EXPECT_LT(score_err, 1e-2);
+}
+
+TEST(ExportGraph, SupportTableStartsWithTheRowItself) {
+  const auto bank = torch::randn({50, 8}, torch::TensorOptions().dtype(torch::kFloat));
+  const auto table = support_table(bank, 4);
+  ASSERT_EQ(table.sizes(), torch::IntArrayRef({50, 4}));
+  EXPECT_TRUE(table.select(1, 0).equal(torch::arange(50, torch::kLong)));
+  EXPECT_EQ(support_table(bank.narrow(0, 0, 2), 9).size(1), 2);  // k = min(neighbors, M)
+}
+
+TEST(ExportGraph, RejectsBadSources) {
+  auto model = export_testing::make_model("resnet18", {"layer2"}, 64, 9);
+  auto bad = model.source;
+  bad.backbone = "vgg16";
+  EXPECT_THROW(build_export_graph(bad), UserError);
+  bad = model.source;
+  bad.memory_bank = torch::zeros({10, 3});
+  EXPECT_THROW(build_export_graph(bad), UserError);
+  bad = model.source;
+  bad.height = 16;
+  EXPECT_THROW(build_export_graph(bad), UserError);
+  bad = model.source;
+  bad.weights.erase("layer1.0.conv1.weight");
+  EXPECT_THROW(build_export_graph(bad), UserError);
+}
+
+TEST(ExportGraph, DescribesTheContract) {
+  const auto model = export_testing::make_model("resnet18", {"layer2", "layer3"}, 64, 9);
+  const ExportGraph g = build_export_graph(model.source);
+  EXPECT_EQ(g.values[g.input].name, "input");
+  EXPECT_EQ(g.values[g.input].shape, (std::vector<int64_t>{-1, 3, 64, 64}));
+  ASSERT_EQ(g.outputs.size(), 2u);
+  EXPECT_EQ(g.values[g.outputs[0]].name, "anomaly_map");
+  EXPECT_EQ(g.values[g.outputs[0]].shape, (std::vector<int64_t>{-1, 1, 64, 64}));
+  EXPECT_EQ(g.values[g.outputs[1]].name, "pred_score");
+  EXPECT_EQ(g.values[g.outputs[1]].shape, (std::vector<int64_t>{-1, 1}));
+  // Truncated after the deepest requested layer: nothing of layer4.
+  for (const auto& n : g.nodes) EXPECT_EQ(n.name.find("layer4"), std::string::npos) << n.name;
+  EXPECT_EQ(g.metadata.at("patchcore.backbone"), "resnet18");
+}
+
+}  // namespace
+}  // namespace patchcore
