@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "cli/commands.h"
+#include "cli/threads.h"
 #include "data/dataset.h"
 #include "data/preprocess.h"
 #include "io/atomic_file.h"
@@ -64,7 +65,7 @@ Command add_predict_command(CLI::App& app) {
   cmd->add_option("--threads", o->threads, "CPU threads (0 = all cores)")->capture_default_str();
 
   return {cmd, [o]() {
-            if (o->threads > 0) at::set_num_threads(o->threads);
+            set_thread_count(o->threads);
             const Model model = Model::load(o->model_dir);
             const double threshold = o->threshold >= 0 ? o->threshold : model.threshold();
             const auto images = find_input_images(o->input);

@@ -5,6 +5,7 @@
 
 #include "backbone/backbone.h"
 #include "cli/commands.h"
+#include "cli/threads.h"
 #include "io/error.h"
 #include "pipeline/trainer.h"
 
@@ -50,7 +51,7 @@ Command add_train_command(CLI::App& app) {
   cmd->add_flag("--quiet", *quiet, "No progress bars");
 
   return {cmd, [=]() {
-    if (*threads > 0) at::set_num_threads(*threads);
+    set_thread_count(*threads);
     options->model.preprocessing.height = (*image_size)[0];
     options->model.preprocessing.width = (*image_size)[1];
     if (*faiss >= 0) options->use_faiss = (*faiss == 1);

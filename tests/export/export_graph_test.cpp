@@ -26,7 +26,7 @@ TEST_P(ExportGraphParity, MatchesNativePipeline) {
   const auto model = export_testing::make_model(c.backbone, c.layers, c.size, c.neighbors);
   const ExportGraph graph = build_export_graph(model.source);
   for (int64_t batch : {1, 3}) {
-    const auto input = export_testing::random_input(batch, c.size, 100 + batch);
+    const auto input = export_testing::test_input(batch, c.size, 100 + batch);
     const auto expected = export_testing::native_predict(model, input);
     const auto got = evaluate_export_graph(graph, input);
     ASSERT_EQ(got.size(), 2u);

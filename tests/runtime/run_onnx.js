@@ -36,7 +36,9 @@ function readTensor(spec) {
 async function main() {
   if (process.argv.length < 3) throw new Error('usage: node run_onnx.js SPEC.json');
   const spec = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
-  const options = { executionProviders: ['cpu'], graphOptimizationLevel: 'all' };
+  // Graph optimisation level: spec, else $PATCHCORE_ORT_OPT, else 'all'.
+  const level = spec.optimization || process.env.PATCHCORE_ORT_OPT || 'all';
+  const options = { executionProviders: ['cpu'], graphOptimizationLevel: level };
   if (spec.threads) options.intraOpNumThreads = spec.threads;
   const session = await ort.InferenceSession.create(spec.model, options);
   const feeds = {};

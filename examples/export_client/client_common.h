@@ -1,0 +1,52 @@
+#pragma once
+// Client-side pre- and post-processing shared by the two examples: exactly what
+// `patchcore train/predict` do before the model (src/data/preprocess.h), and how
+// norm_stats.txt turns a raw score into a decision.
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include <fstream>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace client {
+
+// Reads the image, makes it 3-channel BGR, resizes to W x H with INTER_LINEAR, converts
+// BGR -> RGB, scales to [0,1] and normalises: "imagenet" (ResNets) = (x - mean) / std,
+// "symmetric" (MobileNet) = x * 2 - 1. Returns NCHW float data for one image.
+inline std::vector<float> preprocess(const std::string& path, int height, int width,
+                                     const std::string& scaling) {
+  cv::Mat bgr = cv::imread(path, cv::IMREAD_COLOR);  // grayscale/RGBA -> 3-channel BGR
+  if (bgr.empty()) throw std::runtime_error("cannot read image " + path);
+  cv::Mat resized, rgb;
+  cv::resize(bgr, resized, cv::Size(width, height), 0, 0, cv::INTER_LINEAR);
+  cv::cvtColor(resized, rgb, cv::COLOR_BGR2RGB);
+  const float mean[3] = {0.485f, 0.456f, 0.406f}, stdev[3] = {0.229f, 0.224f, 0.225f};
+  std::vector<float> chw(static_cast<size_t>(3 * height * width));
+  for (int y = 0; y < height; ++y)
+    for (int x = 0; x < width; ++x)
+      for (int c = 0; c < 3; ++c) {
+        const float v = rgb.at<cv::Vec3b>(y, x)[c] / 255.0f;
+        chw[(static_cast<size_t>(c) * height + y) * width + x] =
+            scaling == "imagenet" ? (v - mean[c]) / stdev[c] : v * 2.0f - 1.0f;
+      }
+  return chw;
+}
+
+// norm_stats.txt: "key=value" lines (max_score, mean_score, std_score, max_pixel,
+// mean_pixel, num_samples), statistics of the training images.
+inline std::map<std::string, double> read_norm_stats(const std::string& path) {
+  std::ifstream f(path);
+  if (!f) throw std::runtime_error("cannot read " + path);
+  std::map<std::string, double> stats;
+  std::string line;
+  while (std::getline(f, line)) {
+    const auto eq = line.find('=');
+    if (eq != std::string::npos) stats[line.substr(0, eq)] = std::stod(line.substr(eq + 1));
+  }
+  return stats;
+}
+
+}  // namespace client

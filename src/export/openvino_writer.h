@@ -1,0 +1,39 @@
+#pragma once
+// OpenVINO IR v11 writer: lowers the ExportGraph description (export/graph.h) to an
+// .xml topology (pugixml) + .bin constants, with the operation versions and attribute
+// names of the OpenVINO operation specifications (table in docs/export.md).
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "export/graph.h"
+
+namespace patchcore {
+
+constexpr int kOpenVinoIrVersion = 11;
+// Byte alignment of every Const's offset in the .bin.
+constexpr int64_t kOpenVinoBinAlignment = 64;
+
+struct IrWriteOptions {
+  // Float constants stored as f16 Const + Convert(f32) marked as decompression, as
+  // OpenVINO's own FP16 compression writes them; the computation stays f32.
+  bool fp16 = false;
+};
+
+// Writes the .bin then the .xml, each atomically (temporary file + rename).
+// Throws UserError naming the file on I/O errors.
+void write_openvino_ir(const ExportGraph& graph, const std::filesystem::path& xml_path,
+                       const std::filesystem::path& bin_path, const IrWriteOptions& options = {});
+
+// Builds the graph from `source` and writes it.
+void write_openvino_ir(const ExportSource& source, const std::filesystem::path& xml_path,
+                       const std::filesystem::path& bin_path, bool fp16 = false);
+
+// The OpenVINO operations the writer emits: {type, opset} (for docs and validation).
+struct IrOperation {
+  std::string type;
+  std::string version;
+};
+const std::vector<IrOperation>& openvino_operations();
+
+}  // namespace patchcore

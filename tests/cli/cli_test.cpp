@@ -1,0 +1,143 @@
+// The `patchcore` executable as a user runs it: exit codes, messages, files written.
+#include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
+
+#include <array>
+#include <cstdio>
+#include <fstream>
+
+#include "pipeline/demo_dataset.h"
+#include "test_support.h"
+
+namespace patchcore {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::TempDir;
+
+struct RunResult {
+  int exit_code;
+  std::string output;  // stdout + stderr
+};
+
+RunResult run(const std::string& args) {
+  const std::string command = std::string(PATCHCORE_CLI) + " " + args + " 2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  std::string output;
+  std::array<char, 4096> buffer{};
+  while (size_t n = fread(buffer.data(), 1, buffer.size(), pipe)) output.append(buffer.data(), n);
+  const int status = pclose(pipe);
+  return {WEXITSTATUS(status), output};
+}
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    DemoDatasetOptions d;
+    d.train_images = 8;
+    d.test_good = 2;
+    d.test_per_defect = 1;
+    d.size = 80;
+    write_demo_dataset(dir_.path() / "data", d);
+  }
+  std::string train_args(const std::string& extra = "") const {
+    return "train --data-dir " + (dir_.path() / "data").string() + " --output " + (dir_.path() / "out").string() +
+           " --pattern-name wire --backbone resnet18 --image-size 64 64 --coreset-ratio 0.5 --weights random:1 "
+           "--quiet " +
+           extra;
+  }
+  TempDir dir_;
+};
+
+TEST_F(CliTest, TrainThenPredictWritesResultsOverlaysAndMaps) {
+  auto trained = run(train_args());
+  ASSERT_EQ(trained.exit_code, 0) << trained.output;
+  EXPECT_TRUE(contains(trained.output, "memory bank")) << trained.output;
+
+  const fs::path pred = dir_.path() / "pred";
+  auto predicted = run("predict --model " + (dir_.path() / "out/wire").string() + " --input " +
+                       (dir_.path() / "data/test").string() + " --output " + pred.string() + " --save-maps");
+  ASSERT_EQ(predicted.exit_code, 0) << predicted.output;
+
+  std::ifstream in(pred / "results.json");
+  const auto results = nlohmann::json::parse(in);
+  ASSERT_EQ(results.size(), 5u);  // 2 good + 3 defect types x 1
+  for (const auto& r : results) {
+    EXPECT_TRUE(r.at("image").is_string());
+    EXPECT_TRUE(r.at("score").is_number());
+    EXPECT_TRUE(r.at("anomalous").is_boolean());
+  }
+  EXPECT_TRUE(fs::exists(pred / "overlays/good__000.png"));
+  const cv::Mat map = cv::imread((pred / "maps/scratch__000.tiff").string(), cv::IMREAD_UNCHANGED);
+  ASSERT_FALSE(map.empty());
+  EXPECT_EQ(map.type(), CV_32FC1);
+  EXPECT_EQ(map.size(), cv::Size(64, 64));  // at --image-size
+}
+
+TEST_F(CliTest, ThresholdDecidesAnomalous) {
+  ASSERT_EQ(run(train_args()).exit_code, 0);
+  const auto model = (dir_.path() / "out/wire").string();
+  const auto input = (dir_.path() / "data/test").string();
+  ASSERT_EQ(run("predict --model " + model + " --input " + input + " --output " + (dir_.path() / "p0").string() +
+                " --threshold 0").exit_code, 0);
+  ASSERT_EQ(run("predict --model " + model + " --input " + input + " --output " + (dir_.path() / "p1").string() +
+                " --threshold 1e9").exit_code, 0);
+  std::ifstream all(dir_.path() / "p0/results.json"), none(dir_.path() / "p1/results.json");
+  for (const auto& r : nlohmann::json::parse(all)) EXPECT_TRUE(r["anomalous"].get<bool>());
+  for (const auto& r : nlohmann::json::parse(none)) EXPECT_FALSE(r["anomalous"].get<bool>());
+}
+
+TEST_F(CliTest, HelpListsTheTrainFlagsWithTheirDefaults) {
+  auto help = run("train --help");
+  EXPECT_EQ(help.exit_code, 0);
+  for (const char* flag : {"--data-dir", "--output", "--pattern-name", "--coreset-ratio", "--use-faiss",
+                           "--no-use-faiss", "--backbone", "--layers", "--image-size", "--batch-size",
+                           "--num-neighbors", "--weights", "--seed", "--threads"})
+    EXPECT_TRUE(contains(help.output, flag)) << flag;
+  EXPECT_TRUE(contains(help.output, "0.001"));
+  EXPECT_TRUE(contains(help.output, "wide_resnet50_2"));
+  EXPECT_TRUE(contains(help.output, "FAISS"));
+}
+
+TEST_F(CliTest, MissingDataFolderIsAClearErrorAndWritesNothing) {
+  auto r = run("train --data-dir " + (dir_.path() / "nope").string() + " --output " + (dir_.path() / "out").string() +
+               " --pattern-name wire --weights random:0");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_TRUE(contains(r.output, (dir_.path() / "nope").string())) << r.output;
+  EXPECT_FALSE(fs::exists(dir_.path() / "out/wire"));
+}
+
+TEST_F(CliTest, EmptyDataFolderIsAClearError) {
+  fs::create_directories(dir_.path() / "empty");
+  auto r = run("train --data-dir " + (dir_.path() / "empty").string() + " --output " +
+               (dir_.path() / "out").string() + " --pattern-name wire --weights random:0");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(contains(r.output, "error:")) << r.output;
+}
+
+TEST_F(CliTest, MissingRequiredFlagAndUnknownBackbone) {
+  EXPECT_NE(run("train --output x --pattern-name y").exit_code, 0);
+  auto r = run(train_args("--backbone vgg16"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(contains(r.output, "resnet18")) << r.output;  // lists the valid choices
+}
+
+TEST_F(CliTest, WrongWeightsFileIsAClearError) {
+  std::ofstream(dir_.path() / "w.safetensors") << "garbage";
+  auto r = run(train_args("--weights " + (dir_.path() / "w.safetensors").string()));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(contains(r.output, "w.safetensors")) << r.output;
+  EXPECT_FALSE(fs::exists(dir_.path() / "out/wire"));
+}
+
+TEST_F(CliTest, PredictOnMissingModelFails) {
+  auto r = run("predict --model " + (dir_.path() / "nomodel").string() + " --input " +
+               (dir_.path() / "data/test").string());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(contains(r.output, "nomodel")) << r.output;
+}
+
+}  // namespace
+}  // namespace patchcore

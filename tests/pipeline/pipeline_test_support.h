@@ -1,0 +1,35 @@
+#pragma once
+// Small helpers for pipeline tests: a generated data set and a fast training setup.
+#include <filesystem>
+
+#include "pipeline/demo_dataset.h"
+#include "pipeline/trainer.h"
+
+namespace patchcore::testing {
+
+// resnet18 with seeded random weights at 64x64: trains in about a second.
+inline TrainOptions fast_train_options(const std::filesystem::path& data, const std::filesystem::path& out) {
+  TrainOptions o;
+  o.data_dir = data;
+  o.output_dir = out;
+  o.pattern_name = "wire";
+  o.model.backbone = "resnet18";
+  o.model.preprocessing.height = 64;
+  o.model.preprocessing.width = 64;
+  o.model.coreset_ratio = 0.25;
+  o.batch_size = 4;
+  o.weights = "random:3";
+  o.show_progress = false;
+  return o;
+}
+
+inline DemoDatasetOptions small_demo_data() {
+  DemoDatasetOptions d;
+  d.train_images = 10;
+  d.test_good = 3;
+  d.test_per_defect = 2;
+  d.size = 96;
+  return d;
+}
+
+}  // namespace patchcore::testing
