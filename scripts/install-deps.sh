@@ -17,10 +17,13 @@ PACKAGES=(
   libbenchmark-dev             # benchmarks
   libonnx-dev protobuf-compiler libprotobuf-dev python3-onnx  # ONNX export + checker
   libpugixml-dev               # OpenVINO IR XML
+  nodejs npm                   # ONNX Runtime (npm onnxruntime-node) for the export tests
 )
 
 missing=()
 for p in "${PACKAGES[@]}"; do
+  # node/npm may come from elsewhere (e.g. a newer Node.js); only install Debian's if absent
+  if [[ $p == nodejs || $p == npm ]] && command -v "${p/nodejs/node}" >/dev/null; then continue; fi
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 
@@ -32,3 +35,6 @@ if ((${#missing[@]})); then
 else
   echo "install-deps: all ${#PACKAGES[@]} packages already installed"
 fi
+
+# ONNX Runtime for the export tests (test-only folder tests/runtime/node_modules).
+bash "$(dirname "${BASH_SOURCE[0]}")/install-onnxruntime.sh"

@@ -59,10 +59,10 @@ torch::Tensor run_op(const Op& op, torch::Tensor x) {
   const auto [left, right] = same_padding(x.size(3), op.k, op.stride);
   std::vector<int64_t> padding = {top, left};
   if (top != bottom || left != right) {
-    x = at::constant_pad_nd(x, {left, right, top, bottom}, 0);
+    x = at::constant_pad_nd(x, {left, right, top, bottom}, 0).contiguous(backbone_detail::kMemoryFormat);
     padding = {0, 0};
   }
-  x = at::conv2d(x, op.weight, op.bias, {op.stride, op.stride}, padding, {1, 1}, op.groups);
+  x = backbone_detail::conv2d(x, op.weight, op.bias, op.stride, padding, op.groups);
   return x.clamp_(0, 6);  // ReLU6
 }
 
@@ -102,8 +102,7 @@ class MobileNet final : public Backbone {
     {
       c10::InferenceMode guard;
       torch::Tensor x = input.to(torch::kFloat);
-      if (backbone_detail::use_channels_last())
-        x = x.contiguous(at::MemoryFormat::ChannelsLast);
+      x = x.contiguous(backbone_detail::kMemoryFormat);
       std::vector<torch::Tensor> out(ops_.size());
       for (size_t i = 0; i < ops_.size(); ++i) out[i] = x = run_op(ops_[i], x);
       for (size_t i = 0; i < layers_.size(); ++i) outputs[i] = out[layer_indices_[i]];
@@ -160,7 +159,7 @@ torch::Tensor MobileNetClassifier::classify(const torch::Tensor& input) const {
   auto features = features_->extract(input)[0];
   c10::InferenceMode guard;
   auto pooled = features.mean({2, 3}, /*keepdim=*/true);  // [B,768,1,1]
-  auto logits = at::conv2d(pooled, weight_, bias_).flatten(1);
+  auto logits = at::conv2d(pooled, weight_, bias_).flatten(1);  // tiny: any path is fine
   return at::softmax(logits, 1);
 }
 

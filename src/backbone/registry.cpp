@@ -1,7 +1,6 @@
 // Backbone registry (names, layers, scaling), create_backbone and shared helpers.
 #include <ATen/ATen.h>
 
-#include <cstdlib>
 #include <sstream>
 
 #include "backbone/backbone.h"
@@ -93,7 +92,7 @@ FoldedConv fold_batchnorm(const torch::Tensor& weight_oihw, const torch::Tensor&
   FoldedConv c;
   c.weight = (weight_oihw.to(torch::kDouble) * scale.view({-1, 1, 1, 1})).to(torch::kFloat);
   c.bias = (beta.to(torch::kDouble) - mean.to(torch::kDouble) * scale).to(torch::kFloat);
-  if (use_channels_last()) c.weight = c.weight.contiguous(at::MemoryFormat::ChannelsLast);
+  c.weight = c.weight.contiguous(kMemoryFormat);
   return c;
 }
 
@@ -111,12 +110,12 @@ std::vector<size_t> resolve_layers(const BackboneInfo& info, std::vector<std::st
   return indices;
 }
 
-bool use_channels_last() {
-  static const bool value = [] {
-    const char* env = std::getenv("PATCHCORE_CHANNELS_LAST");
-    return env != nullptr && std::string(env) == "1";
-  }();
-  return value;
+torch::Tensor conv2d(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
+                     int64_t stride, c10::IntArrayRef padding, int64_t groups) {
+  static const bool mkldnn = at::hasMKLDNN();
+  if (mkldnn)
+    return at::mkldnn_convolution(x, weight, bias, padding, {stride, stride}, {1, 1}, groups);
+  return at::conv2d(x, weight, bias, {stride, stride}, padding, {1, 1}, groups);
 }
 
 std::vector<torch::Tensor> finish_outputs(std::vector<torch::Tensor> outputs) {

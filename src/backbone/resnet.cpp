@@ -145,8 +145,7 @@ class ResNet final : public Backbone {
     {
       c10::InferenceMode guard;
       torch::Tensor x = input.to(torch::kFloat);
-      if (backbone_detail::use_channels_last())
-        x = x.contiguous(at::MemoryFormat::ChannelsLast);
+      x = x.contiguous(backbone_detail::kMemoryFormat);
       x = stem_(x);
       x.relu_();
       x = at::max_pool2d(x, {3, 3}, {2, 2}, {1, 1});

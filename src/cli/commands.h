@@ -14,6 +14,7 @@ struct Command {
 
 Command add_train_command(CLI::App& app);
 Command add_predict_command(CLI::App& app);
+Command add_export_command(CLI::App& app);
 Command add_demo_data_command(CLI::App& app);
 Command add_fetch_weights_command(CLI::App& app);
 

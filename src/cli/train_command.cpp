@@ -64,9 +64,9 @@ Command add_train_command(CLI::App& app) {
     std::printf("  training scores   max %.4f  mean %.4f  std %.4f\n", r.norm_stats.max_score,
                 r.norm_stats.mean_score, r.norm_stats.std_score);
     std::printf("  time              %.1fs total: weights %.1fs, features %.1fs, coreset %.1fs, scoring %.1fs, "
-                "writing %.1fs\n",
+                "writing %.1fs, export %.1fs\n",
                 r.total_seconds, r.load_weights_seconds, r.extract_seconds, r.coreset_seconds, r.score_seconds,
-                r.write_seconds);
+                r.write_seconds, r.export_seconds);
     return 0;
   }};
 }

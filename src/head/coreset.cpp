@@ -87,8 +87,41 @@ torch::Tensor SparseRandomProjection::transform(const torch::Tensor& x) const {
   if (x.dim() != 2 || x.size(1) != components_.size(1))
     throw std::invalid_argument("SparseRandomProjection::transform: expected [N, " +
                                 std::to_string(components_.size(1)) + "] input");
-  const auto c = components_.to(x.device(), x.scalar_type());
-  return at::mm(x, c.t());
+  if (!x.device().is_cpu() || x.scalar_type() != at::kFloat) {
+    const auto c = components_.to(x.device(), x.scalar_type());
+    return at::mm(x, c.t());
+  }
+  // CPU: use the sparsity (density 1/sqrt(n_features), ~2.6% for 1536 features): about
+  // sqrt(n_features) multiply-adds per output instead of n_features, and no dependence on
+  // the speed of the BLAS LibTorch links (netlib's reference BLAS on Debian).
+  const int64_t n_components = components_.size(0), n_features = components_.size(1);
+  const float* dense = components_.data_ptr<float>();
+  std::vector<int64_t> offsets(n_components + 1, 0);
+  std::vector<int32_t> columns;
+  std::vector<float> values;
+  for (int64_t c = 0; c < n_components; ++c) {
+    for (int64_t j = 0; j < n_features; ++j)
+      if (const float v = dense[c * n_features + j]; v != 0.0f) {
+        columns.push_back(static_cast<int32_t>(j));
+        values.push_back(v);
+      }
+    offsets[c + 1] = static_cast<int64_t>(columns.size());
+  }
+  const auto input = x.contiguous();
+  const float* in = input.data_ptr<float>();
+  auto result = at::empty({input.size(0), n_components}, input.options());
+  float* out = result.data_ptr<float>();
+  at::parallel_for(0, input.size(0), 256, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const float* row = in + i * n_features;
+      for (int64_t c = 0; c < n_components; ++c) {
+        float acc = 0.0f;
+        for (int64_t k = offsets[c]; k < offsets[c + 1]; ++k) acc += values[k] * row[columns[k]];
+        out[i * n_components + c] = acc;
+      }
+    }
+  });
+  return result;
 }
 
 std::vector<int64_t> k_center_greedy(const torch::Tensor& features, int64_t size, uint64_t seed,

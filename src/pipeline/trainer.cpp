@@ -18,6 +18,7 @@
 #include "io/sha256.h"
 #include "pipeline/build_info.h"
 #include "pipeline/image_batch.h"
+#include "pipeline/model_export.h"
 #include "pipeline/model_folder.h"
 #include "pipeline/patch_model.h"
 
@@ -96,6 +97,7 @@ std::string write_config_yaml(const TrainOptions& o, const Checkpoint& c, const 
   y << YAML::Key << "feature_extraction" << YAML::Value << r.extract_seconds;
   y << YAML::Key << "coreset" << YAML::Value << r.coreset_seconds;
   y << YAML::Key << "scoring_training_images" << YAML::Value << r.score_seconds;
+  y << YAML::Key << "export" << YAML::Value << r.export_seconds;
   y << YAML::EndMap;
   y << YAML::Key << "versions" << YAML::Value << YAML::BeginMap;
   for (const auto& [name, version] : build_versions()) y << YAML::Key << name << YAML::Value << version;
@@ -227,8 +229,13 @@ TrainReport train(const TrainOptions& options) {
   StagedFolder folder(report.model_dir);
   save_checkpoint(folder.path() / ModelFolder::kCheckpoint, checkpoint);
   write_file_atomically(folder.path() / ModelFolder::kNormStats, format_norm_stats(report.norm_stats));
-  if (options.write_extra_files) options.write_extra_files(checkpoint, folder.path());
   report.write_seconds = seconds_since(phase);
+  if (options.export_model) {
+    phase = Clock::now();
+    log("exporting " + options.pattern_name + ".onnx and " + options.pattern_name + ".xml/.bin");
+    export_model(checkpoint, folder.path(), options.pattern_name, ExportFormats::kAll, /*fp16=*/false);
+    report.export_seconds = seconds_since(phase);
+  }
   report.total_seconds = seconds_since(start);
   write_file_atomically(folder.path() / ModelFolder::kConfig, write_config_yaml(options, checkpoint, report));
   folder.commit();

@@ -1,7 +1,6 @@
 #pragma once
 // `patchcore train`: images -> memory bank -> model folder OUTPUT/PATTERN.
 #include <filesystem>
-#include <functional>
 #include <optional>
 #include <string>
 
@@ -19,9 +18,8 @@ struct TrainOptions {
   std::string weights;             // "" (cache/download), FILE|DIR, or random:SEED
   std::optional<bool> use_faiss;   // unset = auto
   bool show_progress = true;
-  // Called with the finished checkpoint and the (temporary) model folder before it is
-  // moved into place, so exporters write into the same atomic unit.
-  std::function<void(const Checkpoint&, const std::filesystem::path&)> write_extra_files;
+  // Write PATTERN.onnx and PATTERN.xml/.bin (float32) into the model folder.
+  bool export_model = true;
 };
 
 struct TrainReport {
@@ -33,7 +31,7 @@ struct TrainReport {
   int64_t distinct_image_sizes = 0;
   NormStats norm_stats;
   double load_weights_seconds = 0, extract_seconds = 0, coreset_seconds = 0, score_seconds = 0,
-         write_seconds = 0, total_seconds = 0;
+         export_seconds = 0, write_seconds = 0, total_seconds = 0;
 };
 
 // Throws UserError for bad input; on any failure nothing is left in output_dir.

@@ -1,3 +1,4 @@
+#include <cstring>
 #include <fstream>
 
 #include "backbone/tfjs_loader.h"
@@ -104,7 +105,8 @@ TEST(TfjsLoader, ReadsTheRealMobileNet) {
   EXPECT_EQ(w.at("conv_dw_13/depthwise_kernel").sizes(), (std::vector<int64_t>{3, 3, 768, 1}));
   EXPECT_EQ(w.at("conv_preds/kernel").sizes(), (std::vector<int64_t>{1, 1, 768, 1000}));
   EXPECT_EQ(w.at("conv_preds/bias").sizes(), (std::vector<int64_t>{1000}));
-  EXPECT_EQ(w.size(), 2u + 27u * 4u + 26u);  // kernels, BN quadruples, dw/pw kernels
+  // conv1 + 13 dw + 13 pw kernels, 27 BatchNorm quadruples, conv_preds kernel + bias
+  EXPECT_EQ(w.size(), 27u + 27u * 4u + 2u);
 }
 
 }  // namespace

@@ -42,11 +42,10 @@ class CliTest : public ::testing::Test {
     d.size = 80;
     write_demo_dataset(dir_.path() / "data", d);
   }
-  std::string train_args(const std::string& extra = "") const {
+  std::string train_args(const std::string& backbone = "resnet18", const std::string& weights = "random:1") const {
     return "train --data-dir " + (dir_.path() / "data").string() + " --output " + (dir_.path() / "out").string() +
-           " --pattern-name wire --backbone resnet18 --image-size 64 64 --coreset-ratio 0.5 --weights random:1 "
-           "--quiet " +
-           extra;
+           " --pattern-name wire --image-size 64 64 --coreset-ratio 0.5 --quiet --backbone " + backbone +
+           " --weights " + weights;
   }
   TempDir dir_;
 };
@@ -55,6 +54,18 @@ TEST_F(CliTest, TrainThenPredictWritesResultsOverlaysAndMaps) {
   auto trained = run(train_args());
   ASSERT_EQ(trained.exit_code, 0) << trained.output;
   EXPECT_TRUE(contains(trained.output, "memory bank")) << trained.output;
+  const fs::path model = dir_.path() / "out/wire";
+  for (const char* file : {"wire.onnx", "wire.xml", "wire.bin", "checkpoint.safetensors", "config.yaml",
+                           "norm_stats.txt"})
+    EXPECT_TRUE(fs::exists(model / file)) << file;
+
+  // export --fp16 rewrites the exported files at about half the size.
+  const auto f32_size = fs::file_size(model / "wire.onnx");
+  auto exported = run("export --model " + model.string() + " --fp16");
+  ASSERT_EQ(exported.exit_code, 0) << exported.output;
+  const double ratio = static_cast<double>(fs::file_size(model / "wire.onnx")) / f32_size;
+  EXPECT_GT(ratio, 0.45);
+  EXPECT_LT(ratio, 0.55);
 
   const fs::path pred = dir_.path() / "pred";
   auto predicted = run("predict --model " + (dir_.path() / "out/wire").string() + " --input " +
@@ -119,14 +130,14 @@ TEST_F(CliTest, EmptyDataFolderIsAClearError) {
 
 TEST_F(CliTest, MissingRequiredFlagAndUnknownBackbone) {
   EXPECT_NE(run("train --output x --pattern-name y").exit_code, 0);
-  auto r = run(train_args("--backbone vgg16"));
+  auto r = run(train_args("vgg16"));
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_TRUE(contains(r.output, "resnet18")) << r.output;  // lists the valid choices
 }
 
 TEST_F(CliTest, WrongWeightsFileIsAClearError) {
   std::ofstream(dir_.path() / "w.safetensors") << "garbage";
-  auto r = run(train_args("--weights " + (dir_.path() / "w.safetensors").string()));
+  auto r = run(train_args("resnet18", (dir_.path() / "w.safetensors").string()));
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_TRUE(contains(r.output, "w.safetensors")) << r.output;
   EXPECT_FALSE(fs::exists(dir_.path() / "out/wire"));

@@ -62,6 +62,10 @@ TEST(SparseRandomProjection, DeterministicAndSparse) {
   const auto x = at::randn({100, features});
   EXPECT_TRUE(a.transform(x).equal(b.transform(x)));
   EXPECT_EQ(a.transform(x).sizes(), (std::vector<int64_t>{100, components}));
+  // The sparse CPU path equals the dense product x @ components^T.
+  EXPECT_LT((a.transform(x) - x.mm(a.components().t())).abs().max().item<double>(), 1e-4);
+  EXPECT_LT((a.transform(x.to(at::kDouble)) - x.to(at::kDouble).mm(a.components().to(at::kDouble).t()))
+                .abs().max().item<double>(), 1e-9);
   // Batches project independently: concatenated batches equal the whole.
   const auto whole = a.transform(x);
   const auto parts = at::cat({a.transform(x.narrow(0, 0, 40)), a.transform(x.narrow(0, 40, 60))});

@@ -20,6 +20,7 @@ inline TrainOptions fast_train_options(const std::filesystem::path& data, const 
   o.batch_size = 4;
   o.weights = "random:3";
   o.show_progress = false;
+  o.export_model = false;  // export has its own tests; the CLI test covers train + export
   return o;
 }
 
