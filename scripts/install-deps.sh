@@ -6,6 +6,8 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake ninja-build pkg-config git ca-certificates
   libtorch-dev                 # LibTorch: tensors + CNN backbones
+  libopenblas0-openmp          # optimised BLAS for LibTorch's matrix products (Debian's libtorch links the
+                               # generic libblas.so.3; this takes over that alternative: ~5x faster scoring)
   libfaiss-dev                 # nearest-neighbour search
   libopencv-dev                # image decoding, resizing, blur, template matching
   libyaml-cpp-dev              # config.yaml
