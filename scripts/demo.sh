@@ -9,7 +9,7 @@ bash scripts/build.sh
 
 OUT=${DEMO_DIR:-out/demo}
 BACKBONE=${DEMO_BACKBONE:-resnet18}
-CLI=./build/patchcore
+CLI=./${BUILD_DIR:-build}/patchcore
 "$CLI" make-demo-data --output "$OUT/data"
 
 # Pretrained weights come from the cache or a download; offline machines have
