@@ -10,7 +10,7 @@ bash scripts/build.sh
 OUT=${DEMO_DIR:-out/demo}
 BACKBONE=${DEMO_BACKBONE:-resnet18}
 CLI=./${BUILD_DIR:-build}/patchcore
-"$CLI" make-demo-data --output "$OUT/data"
+"$CLI" make-demo-data --output "$OUT/data" --train-images 100
 
 # Pretrained weights come from the cache or a download; offline machines have
 # neither, so the demo falls back to seeded random weights *explicitly*, and says so.
@@ -28,7 +28,7 @@ BANNER
 fi
 
 "$CLI" train --data-dir "$OUT/data" --output "$OUT/models" --pattern-name copper_wire \
-  --backbone "$BACKBONE" --coreset-ratio 0.1 "${WEIGHTS_ARGS[@]}"
+  --backbone "$BACKBONE" --coreset-ratio 0.02 "${WEIGHTS_ARGS[@]}"
 "$CLI" predict --model "$OUT/models/copper_wire" --input "$OUT/data/test" --output "$OUT/predictions" --save-maps
 echo
 echo "Model:       $OUT/models/copper_wire  (checkpoint.safetensors, config.yaml, norm_stats.txt)"
