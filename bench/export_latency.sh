@@ -21,7 +21,7 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PATCHCORE="${PATCHCORE:-$ROOT/build-lead/patchcore}"
+PATCHCORE="${PATCHCORE:-$ROOT/build/patchcore}"
 WORK="${WORK:-/tmp/patchcore-bench/export}"
 BACKBONES="${BACKBONES:-resnet18 wide_resnet50_2}"
 BANKS="${BANKS:-1000 10000}"

@@ -15,7 +15,7 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PATCHCORE="${PATCHCORE:-$ROOT/build-lead/patchcore}"
+PATCHCORE="${PATCHCORE:-$ROOT/build/patchcore}"
 WORK="${WORK:-/tmp/patchcore-bench/train}"
 SIZES="${SIZES:-200 1000}"
 THREADS="${THREADS:-2}"
