@@ -10,10 +10,12 @@ namespace patchcore {
 PatchModel::PatchModel(ModelConfig config, std::shared_ptr<const Backbone> backbone, torch::Tensor memory_bank)
     : config_(std::move(config)), backbone_(std::move(backbone)), memory_bank_(std::move(memory_bank)) {}
 
-torch::Tensor PatchModel::embed(const torch::Tensor& batch) const {
+torch::Tensor embed_batch(const Backbone& backbone, const torch::Tensor& batch) {
   c10::InferenceMode guard;
-  return build_embedding(backbone_->extract(batch));
+  return build_embedding(backbone.extract(batch));
 }
+
+torch::Tensor PatchModel::embed(const torch::Tensor& batch) const { return embed_batch(*backbone_, batch); }
 
 BatchScores PatchModel::score_embedding(const torch::Tensor& embedding) const {
   c10::InferenceMode guard;

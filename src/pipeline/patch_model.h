@@ -14,6 +14,9 @@ struct BatchScores {
   torch::Tensor maps;          // [B,1,H,W] at the model's image size
 };
 
+// Pre-processed batch [B,3,H,W] -> PatchCore embedding [B,C,h,w].
+torch::Tensor embed_batch(const Backbone& backbone, const torch::Tensor& batch);
+
 class PatchModel {
  public:
   PatchModel(ModelConfig config, std::shared_ptr<const Backbone> backbone, torch::Tensor memory_bank);

@@ -134,9 +134,8 @@ TrainReport train(const TrainOptions& options) {
       (config.layers.size() > 1 ? " .. " + config.layers.back() : ""));
 
   c10::InferenceMode guard;
-  PatchModel probe(config, backbone, torch::zeros({1, 1}));
   const auto probe_embedding =
-      probe.embed(torch::zeros({1, 3, config.preprocessing.height, config.preprocessing.width}));
+      embed_batch(*backbone, torch::zeros({1, 3, config.preprocessing.height, config.preprocessing.width}));
   const int64_t channels = probe_embedding.size(1), h = probe_embedding.size(2), w = probe_embedding.size(3);
   const int64_t patches_per_image = h * w;
   report.num_patches = report.num_images * patches_per_image;
@@ -175,7 +174,7 @@ TrainReport train(const TrainOptions& options) {
         sizes.insert({batch.original_sizes[i].width, batch.original_sizes[i].height});
         checkpoint.training_images.push_back({paths[i].string(), sha256_file(paths[i])});
       }
-      auto embedding = probe.embed(batch.input);
+      auto embedding = embed_batch(*backbone, batch.input);
       auto rows = embedding.permute({0, 2, 3, 1}).reshape({count * patches_per_image, channels});
       bank.narrow(0, first * patches_per_image, rows.size(0)).copy_(rows);
       if (subsample)
