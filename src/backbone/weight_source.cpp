@@ -17,7 +17,6 @@
 #include "backbone/weight_source.h"
 
 #include <curl/curl.h>
-#include <openssl/evp.h>
 #include <unistd.h>
 
 #include <array>
@@ -140,35 +139,6 @@ bool is_tfjs(const std::string& backbone) { return backbone == kMobileNet; }
 
 // ---------------------------------------------------------------- hashing
 
-class Sha256Stream {
- public:
-  Sha256Stream() : ctx_(EVP_MD_CTX_new(), EVP_MD_CTX_free) {
-    EVP_DigestInit_ex(ctx_.get(), EVP_sha256(), nullptr);
-  }
-  void add_file(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw UserError("cannot read " + path.string() + " to compute its SHA-256");
-    std::array<char, 1 << 16> buffer{};
-    while (in.read(buffer.data(), buffer.size()) || in.gcount() > 0)
-      EVP_DigestUpdate(ctx_.get(), buffer.data(), static_cast<size_t>(in.gcount()));
-  }
-  std::string hex() {
-    std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
-    unsigned int length = 0;
-    EVP_DigestFinal_ex(ctx_.get(), digest.data(), &length);
-    static const char* kHex = "0123456789abcdef";
-    std::string out;
-    for (unsigned int i = 0; i < length; ++i) {
-      out += kHex[digest[i] >> 4];
-      out += kHex[digest[i] & 15];
-    }
-    return out;
-  }
-
- private:
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx_;
-};
-
 // Shard file names of a TF.js model.json, in manifest order.
 std::vector<std::string> tfjs_shards(const fs::path& model_json) {
   std::ifstream in(model_json, std::ios::binary);
@@ -202,7 +172,7 @@ std::vector<std::string> tfjs_shards(const fs::path& model_json) {
 
 // SHA-256 over model.json followed by its shards in manifest order.
 std::string tfjs_sha256(const fs::path& model_json) {
-  Sha256Stream hash;
+  Sha256 hash;
   hash.add_file(model_json);
   for (const auto& shard : tfjs_shards(model_json)) {
     const fs::path p = model_json.parent_path() / shard;

@@ -4,42 +4,47 @@
 
 #include <array>
 #include <fstream>
-#include <memory>
 
 #include "io/error.h"
 
 namespace patchcore {
-namespace {
 
-class Sha256 {
- public:
-  Sha256() : ctx_(EVP_MD_CTX_new(), EVP_MD_CTX_free) { EVP_DigestInit_ex(ctx_.get(), EVP_sha256(), nullptr); }
-  void update(const void* data, size_t size) { EVP_DigestUpdate(ctx_.get(), data, size); }
-  std::string hex() {
-    std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
-    unsigned int length = 0;
-    EVP_DigestFinal_ex(ctx_.get(), digest.data(), &length);
-    static const char* kHex = "0123456789abcdef";
-    std::string out;
-    for (unsigned int i = 0; i < length; ++i) {
-      out += kHex[digest[i] >> 4];
-      out += kHex[digest[i] & 15];
-    }
-    return out;
-  }
-
- private:
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx_;
+struct Sha256::Context {
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx{EVP_MD_CTX_new(), EVP_MD_CTX_free};
 };
 
-}  // namespace
+Sha256::Sha256() : context_(std::make_unique<Context>()) {
+  EVP_DigestInit_ex(context_->ctx.get(), EVP_sha256(), nullptr);
+}
 
-std::string sha256_file(const std::filesystem::path& path) {
+Sha256::~Sha256() = default;
+
+void Sha256::update(const void* data, size_t size) { EVP_DigestUpdate(context_->ctx.get(), data, size); }
+
+void Sha256::add_file(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw UserError("cannot read " + path.string() + " to compute its SHA-256");
-  Sha256 hash;
   std::array<char, 1 << 16> buffer{};
-  while (in.read(buffer.data(), buffer.size()) || in.gcount() > 0) hash.update(buffer.data(), in.gcount());
+  while (in.read(buffer.data(), buffer.size()) || in.gcount() > 0)
+    update(buffer.data(), static_cast<size_t>(in.gcount()));
+}
+
+std::string Sha256::hex() {
+  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
+  unsigned int length = 0;
+  EVP_DigestFinal_ex(context_->ctx.get(), digest.data(), &length);
+  static const char* kHex = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < length; ++i) {
+    out += kHex[digest[i] >> 4];
+    out += kHex[digest[i] & 15];
+  }
+  return out;
+}
+
+std::string sha256_file(const std::filesystem::path& path) {
+  Sha256 hash;
+  hash.add_file(path);
   return hash.hex();
 }
 

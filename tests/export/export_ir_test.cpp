@@ -549,17 +549,12 @@ class IrToOnnx {
   }
 };
 
-struct Case {
-  const char* backbone;
-  std::vector<std::string> layers;
-  int64_t size;
-  bool fp16;
-};
+using export_testing::RuntimeCase;
 
-class IrExport : public ::testing::TestWithParam<Case> {};
+class IrExport : public ::testing::TestWithParam<RuntimeCase> {};
 
 TEST_P(IrExport, IsValidAndComputesLikeNative) {
-  const Case c = GetParam();
+  const RuntimeCase c = GetParam();
   const auto model = export_testing::make_model(c.backbone, c.layers, c.size, 9);
   TempDir dir;
   const auto xml = dir.path() / "model.xml", bin = dir.path() / "model.bin";
@@ -610,18 +605,7 @@ TEST_P(IrExport, IsValidAndComputesLikeNative) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Backbones, IrExport,
-    ::testing::Values(Case{"resnet18", {"layer2", "layer3"}, 64, false},
-                      Case{"resnet18", {"layer2", "layer3"}, 64, true},
-                      Case{"mobilenet_v1_0.75", {"conv_pw_5_relu", "conv_pw_11_relu"}, 96, false},
-                      Case{"mobilenet_v1_0.75", {"conv_pw_5_relu", "conv_pw_11_relu"}, 96, true}),
-    [](const auto& info) {
-      std::string name = std::string(info.param.backbone) + (info.param.fp16 ? "_f16" : "_f32");
-      for (char& ch : name)
-        if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
-      return name;
-    });
+INSTANTIATE_TEST_SUITE_P(Backbones, IrExport, export_testing::runtime_cases(), export_testing::runtime_case_name);
 
 TEST(IrExport, ValidatorCatchesBrokenFiles) {
   const auto model = export_testing::make_model("resnet18", {"layer2"}, 64, 9);

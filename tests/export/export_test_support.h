@@ -177,4 +177,26 @@ inline std::string run_onnx_checker(const std::filesystem::path& model) {
   return ss.str().empty() ? "checker failed" : ss.str();
 }
 
+// The runtime cases both exporters are checked on: both backbone families, f32 and f16.
+struct RuntimeCase {
+  const char* backbone;
+  std::vector<std::string> layers;
+  int64_t size;
+  bool fp16;
+};
+
+inline auto runtime_cases() {
+  return ::testing::Values(RuntimeCase{"resnet18", {"layer2", "layer3"}, 64, false},
+                           RuntimeCase{"resnet18", {"layer2", "layer3"}, 64, true},
+                           RuntimeCase{"mobilenet_v1_0.75", {"conv_pw_5_relu", "conv_pw_11_relu"}, 96, false},
+                           RuntimeCase{"mobilenet_v1_0.75", {"conv_pw_5_relu", "conv_pw_11_relu"}, 96, true});
+}
+
+inline std::string runtime_case_name(const ::testing::TestParamInfo<RuntimeCase>& info) {
+  std::string name = std::string(info.param.backbone) + (info.param.fp16 ? "_f16" : "_f32");
+  for (char& ch : name)
+    if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
+  return name;
+}
+
 }  // namespace patchcore::export_testing
