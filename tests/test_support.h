@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <string>
 
+#include "io/error.h"
+
 namespace patchcore::testing {
 
 // ../shared beside the project (or $PATCHCORE_SHARED_DIR).
@@ -25,6 +27,19 @@ class TempDir {
  private:
   std::filesystem::path path_;
 };
+
+// Runs fn, which must throw patchcore::UserError; returns its message (and records a
+// test failure, returning "", when nothing is thrown).
+template <typename Fn>
+std::string user_error_message(Fn&& fn) {
+  try {
+    fn();
+  } catch (const UserError& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "expected a UserError";
+  return "";
+}
 
 }  // namespace patchcore::testing
 

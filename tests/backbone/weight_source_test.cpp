@@ -44,16 +44,7 @@ class ScopedEnv {
   std::optional<std::string> old_;
 };
 
-template <typename Fn>
-std::string user_error_message(Fn&& fn) {
-  try {
-    fn();
-  } catch (const UserError& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected a UserError";
-  return "";
-}
+using ::patchcore::testing::user_error_message;
 
 #define EXPECT_CONTAINS(haystack, needle) \
   EXPECT_NE((haystack).find(needle), std::string::npos) << "missing '" << (needle) << "' in:\n" << (haystack)

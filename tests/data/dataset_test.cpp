@@ -21,16 +21,7 @@ void touch(const fs::path& path) {
   out << "x";
 }
 
-template <typename Fn>
-std::string user_error_message(Fn&& fn) {
-  try {
-    fn();
-  } catch (const UserError& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected a UserError";
-  return "";
-}
+using ::patchcore::testing::user_error_message;
 
 TEST(Dataset, IsImageFileAnyCase) {
   EXPECT_TRUE(is_image_file("a.png"));

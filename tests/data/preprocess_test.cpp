@@ -31,16 +31,7 @@ void write_bytes(const fs::path& path, const std::string& bytes) {
   out << bytes;
 }
 
-template <typename Fn>
-std::string user_error_message(Fn&& fn) {
-  try {
-    fn();
-  } catch (const UserError& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected a UserError";
-  return "";
-}
+using ::patchcore::testing::user_error_message;
 
 TEST(Preprocess, ScalingNamesRoundTrip) {
   EXPECT_EQ(to_string(InputScaling::kImageNet), "imagenet");
