@@ -6,6 +6,8 @@
 //   bool bad = p.score > model.threshold();
 //
 // A loaded Model is immutable: predict() may be called from several threads at once.
+// A model trained in ROI mode locates its ROI in every image and scores the crop: check
+// Prediction::roi_found.
 #include <opencv2/core.hpp>
 
 #include <filesystem>
@@ -13,12 +15,19 @@
 #include <string>
 #include <vector>
 
+#include "patchcore/roi.h"
+
 namespace patchcore {
 
 struct Prediction {
-  float score = 0;           // PatchCore image score (higher = more anomalous)
-  cv::Mat anomaly_map;       // CV_32FC1, size of the input image
+  float score = 0;           // PatchCore image score (higher = more anomalous); NaN when !roi_found
+  cv::Mat anomaly_map;       // CV_32FC1, size of the input image (ROI models: zero outside `roi`)
   cv::Mat model_map;         // CV_32FC1, at the model's --image-size (what the exported model outputs)
+  // ROI models (trained with --roi / --roi-rect) locate the ROI first and score its crop.
+  bool roi_found = true;     // false: the best match is below the ROI threshold; the image was NOT
+                             // scored (score NaN, maps zero) - treat it as "part not found"
+  double roi_score = 0;      // the match score (normalised correlation), ROI models only
+  cv::Rect roi;              // what was scored, in the input image's pixels (the whole image without ROI)
 };
 
 struct ModelSummary {
@@ -28,6 +37,7 @@ struct ModelSummary {
   int64_t memory_bank_rows = 0;
   int64_t num_neighbors = 0;
   double max_training_pixel = 0;  // max_pixel of norm_stats.txt
+  bool has_roi = false;           // trained in ROI mode (see roi())
 };
 
 class Model {
@@ -44,6 +54,8 @@ class Model {
   // Default decision threshold: max_score of norm_stats.txt (highest training score).
   double threshold() const;
   ModelSummary summary() const;
+  // The ROI locator of a model trained in ROI mode, else nullptr (patchcore/roi.h).
+  const RoiLocator* roi() const;
 
   ~Model();
   Model(Model&&) noexcept;

@@ -39,6 +39,21 @@ cv::Mat overlay(const cv::Mat& image_bgr, const cv::Mat& map, double pixel_scale
   return blended;
 }
 
+// ROI models: the heat map over the located ROI only, on the full image, with the ROI
+// rectangle; an image whose ROI was not found gets a red note instead.
+cv::Mat roi_overlay(const cv::Mat& image_bgr, const Prediction& p, double pixel_scale, double roi_threshold) {
+  cv::Mat out = image_bgr.clone();
+  if (p.roi_found) {
+    overlay(image_bgr(p.roi), p.anomaly_map(p.roi), pixel_scale).copyTo(out(p.roi));
+    cv::rectangle(out, p.roi, cv::Scalar(0, 255, 0), 2);
+  } else {
+    char text[96];
+    std::snprintf(text, sizeof text, "ROI not found (match %.2f < %.2f)", p.roi_score, roi_threshold);
+    cv::putText(out, text, cv::Point(5, 20), cv::FONT_HERSHEY_SIMPLEX, 0.5, cv::Scalar(0, 0, 255), 1, cv::LINE_AA);
+  }
+  return out;
+}
+
 void write_image(const fs::path& path, const cv::Mat& image) {
   if (!cv::imwrite(path.string(), image)) throw UserError("cannot write " + path.string());
 }
@@ -80,7 +95,9 @@ Command add_predict_command(CLI::App& app) {
             nlohmann::json results = nlohmann::json::array();
             std::printf("%-60s %12s  %s\n", "image", "score", "result");
             const auto start = std::chrono::steady_clock::now();
-            int anomalous = 0;
+            int anomalous = 0, roi_missing = 0;
+            const RoiLocator* roi = model.roi();
+            const double roi_threshold = roi ? roi->settings().threshold : 0.0;
             for (size_t first = 0; first < images.size(); first += static_cast<size_t>(o->batch_size)) {
               const size_t count = std::min(images.size() - first, static_cast<size_t>(o->batch_size));
               std::vector<cv::Mat> batch;
@@ -89,12 +106,28 @@ Command add_predict_command(CLI::App& app) {
               for (size_t k = 0; k < count; ++k) {
                 const auto& path = images[first + k];
                 const auto& p = predictions[k];
+                const std::string stem = output_stem(path, o->input);
+                if (!p.roi_found) {  // not scored: the part was not found where the ROI should be
+                  ++roi_missing;
+                  std::printf("%-60s %12s  ROI NOT FOUND (match %.3f)\n", path.string().c_str(), "-", p.roi_score);
+                  results.push_back({{"image", path.string()}, {"roi_found", false}, {"roi_score", p.roi_score}});
+                  write_image(o->output / "overlays" / (stem + ".png"),
+                              roi_overlay(batch[k], p, pixel_scale, roi_threshold));
+                  continue;
+                }
                 const bool is_anomalous = p.score > threshold;
                 anomalous += is_anomalous;
                 std::printf("%-60s %12.4f  %s\n", path.string().c_str(), p.score, is_anomalous ? "ANOMALOUS" : "ok");
-                results.push_back({{"image", path.string()}, {"score", p.score}, {"anomalous", is_anomalous}});
-                const std::string stem = output_stem(path, o->input);
-                write_image(o->output / "overlays" / (stem + ".png"), overlay(batch[k], p.anomaly_map, pixel_scale));
+                nlohmann::json entry = {{"image", path.string()}, {"score", p.score}, {"anomalous", is_anomalous}};
+                if (roi) {
+                  entry["roi_found"] = true;
+                  entry["roi_score"] = p.roi_score;
+                  entry["roi"] = {p.roi.x, p.roi.y, p.roi.width, p.roi.height};
+                }
+                results.push_back(entry);
+                write_image(o->output / "overlays" / (stem + ".png"),
+                            roi ? roi_overlay(batch[k], p, pixel_scale, roi_threshold)
+                                : overlay(batch[k], p.anomaly_map, pixel_scale));
                 if (o->save_maps) write_image(o->output / "maps" / (stem + ".tiff"), p.model_map);
               }
             }
@@ -103,6 +136,10 @@ Command add_predict_command(CLI::App& app) {
             std::printf("\n%zu images, %d anomalous (threshold %.4f), %.1f images/s; results in %s\n", images.size(),
                         anomalous, threshold, static_cast<double>(images.size()) / seconds,
                         (o->output / "results.json").string().c_str());
+            if (roi_missing)
+              std::printf("%d images not scored: their ROI match is below the ROI threshold %.2f "
+                          "(\"roi_found\": false in results.json)\n",
+                          roi_missing, roi_threshold);
             return 0;
           }};
 }

@@ -526,6 +526,7 @@ ExportGraph build_export_graph(const ExportSource& source) {
   meta["patchcore.input_layout"] = "NCHW RGB float32";
   meta["patchcore.num_neighbors"] = std::to_string(source.num_neighbors);
   meta["patchcore.memory_bank"] = std::to_string(M) + "x" + std::to_string(C);
+  for (const auto& [key, value] : source.metadata) meta[key] = value;  // e.g. the ROI (patchcore.roi_*)
   return std::move(b.graph);
 }
 

@@ -31,6 +31,9 @@ struct ExportSource {
   int64_t width = 224;
   int64_t num_neighbors = 9;
   InputScaling scaling = InputScaling::kImageNet;  // recorded as model metadata only
+  // Further metadata entries written into both formats (ONNX metadata_props, IR rt_info):
+  // the ROI settings and template (patchcore.roi_*, see include/patchcore/roi.h).
+  std::map<std::string, std::string> metadata;
 };
 
 // Operations of the description. Attribute names are listed per op; every data-like

@@ -10,7 +10,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "head/scorer.h"
+#include "search/exact_index.h"
 #include "io/error.h"
 
 namespace patchcore {
@@ -217,9 +217,8 @@ double coreset_radius(const torch::Tensor& bank, const std::vector<int64_t>& sel
     throw std::invalid_argument("coreset_radius: need a [N,D] bank and a non-empty selection");
   const auto index = at::tensor(selected, at::kLong).to(bank.device());
   const auto centers = bank.index_select(0, index);
-  // nearest_patch_scores evaluates the distances in bounded chunks.
-  const auto scores = nearest_patch_scores(bank.unsqueeze(0), centers);
-  return scores.distances.max().item<double>();
+  const search::ExactIndex center_index(centers);
+  return search::nearest(center_index, bank).distances.max().item<double>();
 }
 
 }  // namespace patchcore

@@ -2,6 +2,8 @@
 // PatchCore scoring (anomalib's PatchcoreModel.forward at inference time).
 #include <torch/types.h>
 
+#include "search/index.h"
+
 namespace patchcore {
 
 struct PatchScores {
@@ -9,16 +11,22 @@ struct PatchScores {
   torch::Tensor nearest;    // [B, P] int64: index of that row
 };
 
-// patches: [B, P, C]; bank: [M, C]. Euclidean distance as anomalib computes it
-// (|x|^2 - 2 x.y + |y|^2, clamped at 0, sqrt), evaluated in chunks to bound memory.
-PatchScores nearest_patch_scores(const torch::Tensor& patches, const torch::Tensor& bank);
+// patches: [B, P, C]; the index searches the memory bank [M, C]. Euclidean distance
+// as anomalib computes it (|x|^2 - 2 x.y + |y|^2, clamped at 0, sqrt).
+PatchScores nearest_patch_scores(const torch::Tensor& patches, const search::Index& bank_index);
 
-// anomalib's image score: take the worst patch, find the `num_neighbors` bank rows
-// nearest to its nearest bank row, weight = 1 - softmax(distances of the worst patch
-// to those rows)[0]; score = weight * max patch distance. num_neighbors == 1 -> max.
-// Returns [B].
-torch::Tensor image_scores(const PatchScores& scores, const torch::Tensor& patches,
-                           const torch::Tensor& bank, int64_t num_neighbors);
+// The support table of num_neighbors re-weighting: row i = the min(num_neighbors, M)
+// bank rows nearest to bank row i, ascending (row i itself first). It depends only on
+// the bank, so training computes it once (exactly) and the checkpoint stores it.
+// Returns int64 [M, min(num_neighbors, M)].
+torch::Tensor support_table(const search::Index& bank_index, const torch::Tensor& bank, int64_t num_neighbors);
+
+// anomalib's image score: take the worst patch, take the `num_neighbors` bank rows
+// nearest to its nearest bank row (support[nearest]), weight = 1 - softmax(distances
+// of the worst patch to those rows)[0]; score = weight * max patch distance.
+// num_neighbors == 1 -> max. Returns [B].
+torch::Tensor image_scores(const PatchScores& scores, const torch::Tensor& patches, const torch::Tensor& bank,
+                           const torch::Tensor& support, int64_t num_neighbors);
 
 // Patch-score grid [B,1,h,w] -> nearest upsampling to [B,1,H,W] -> Gaussian blur
 // (sigma 4, kernel 33, reflect border as torch's "reflect" padding).

@@ -4,12 +4,36 @@
 
 #include "io/error.h"
 #include "io/safetensors.h"
+#include "pipeline/checkpoint_roi.h"
 
 namespace patchcore {
 namespace {
 
 constexpr const char* kBankName = "memory_bank";
+constexpr const char* kSupportName = "support_neighbours";
 constexpr const char* kBackbonePrefix = "backbone.";
+
+nlohmann::json search_to_json(const search::SearchOptions& o) {
+  return {{"backend", search::to_string(o.backend)},       {"faiss_index", search::to_string(o.faiss_index)},
+          {"hnsw_m", o.hnsw_m},                              {"hnsw_ef_construction", o.hnsw_ef_construction},
+          {"hnsw_ef_search", o.hnsw_ef_search},              {"ivf_nlist", o.ivf_nlist},
+          {"ivf_nprobe", o.ivf_nprobe}};
+}
+
+// Checkpoints written before the search settings existed have none: defaults.
+search::SearchOptions search_from_json(const nlohmann::json& j) {
+  search::SearchOptions o;
+  if (!j.contains("search")) return o;
+  const auto& s = j.at("search");
+  o.backend = search::backend_from_string(s.at("backend").get<std::string>());
+  o.faiss_index = search::faiss_index_from_string(s.at("faiss_index").get<std::string>());
+  o.hnsw_m = s.at("hnsw_m").get<int>();
+  o.hnsw_ef_construction = s.at("hnsw_ef_construction").get<int>();
+  o.hnsw_ef_search = s.at("hnsw_ef_search").get<int>();
+  o.ivf_nlist = s.at("ivf_nlist").get<int>();
+  o.ivf_nprobe = s.at("ivf_nprobe").get<int>();
+  return o;
+}
 
 nlohmann::json config_to_json(const Checkpoint& c) {
   nlohmann::json images = nlohmann::json::array();
@@ -22,6 +46,7 @@ nlohmann::json config_to_json(const Checkpoint& c) {
           {"num_neighbors", c.config.num_neighbors},
           {"coreset_ratio", c.config.coreset_ratio},
           {"seed", c.config.seed},
+          {"search", search_to_json(c.config.search)},
           {"weights_source", c.weights_source},
           {"weights_sha256", c.weights_sha256},
           {"training_images", images}};
@@ -32,8 +57,10 @@ nlohmann::json config_to_json(const Checkpoint& c) {
 void save_checkpoint(const std::filesystem::path& path, const Checkpoint& checkpoint) {
   SafetensorsFile file;
   file.tensors[kBankName] = checkpoint.memory_bank.to(torch::kFloat).contiguous();
+  if (checkpoint.support.defined()) file.tensors[kSupportName] = checkpoint.support.to(torch::kLong).contiguous();
   for (const auto& [name, tensor] : checkpoint.backbone_weights) file.tensors[kBackbonePrefix + name] = tensor;
   file.metadata["patchcore"] = config_to_json(checkpoint).dump();
+  save_roi(checkpoint.roi, file);
   write_safetensors(path, file);
 }
 
@@ -59,6 +86,7 @@ Checkpoint load_checkpoint(const std::filesystem::path& path) {
     c.config.num_neighbors = j.at("num_neighbors").get<int64_t>();
     c.config.coreset_ratio = j.at("coreset_ratio").get<double>();
     c.config.seed = j.at("seed").get<uint64_t>();
+    c.config.search = search_from_json(j);
     c.weights_source = j.at("weights_source").get<std::string>();
     c.weights_sha256 = j.at("weights_sha256").get<std::string>();
     for (const auto& image : j.at("training_images"))
@@ -70,11 +98,14 @@ Checkpoint load_checkpoint(const std::filesystem::path& path) {
   if (bank == file.tensors.end() || bank->second.dim() != 2 || bank->second.size(0) == 0)
     throw UserError(where + ": checkpoint has no memory bank; retrain the model");
   c.memory_bank = bank->second;
+  // Older checkpoints have no support table: PatchModel computes it on load.
+  if (auto support = file.tensors.find(kSupportName); support != file.tensors.end()) c.support = support->second;
   const std::string prefix = kBackbonePrefix;
   for (auto& [name, tensor] : file.tensors)
     if (name.rfind(prefix, 0) == 0) c.backbone_weights[name.substr(prefix.size())] = tensor;
   if (c.backbone_weights.empty())
     throw UserError(where + ": checkpoint holds no backbone weights; retrain the model");
+  c.roi = load_roi(file, where);
   return c;
 }
 

@@ -2,11 +2,13 @@
 // checkpoint.safetensors: the memory bank, the backbone's weights (so a model
 // folder predicts on its own, offline) and everything needed to retrain.
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "backbone/backbone.h"
 #include "pipeline/model_config.h"
+#include "patchcore/roi.h"
 
 namespace patchcore {
 
@@ -19,10 +21,12 @@ struct Checkpoint {
   static constexpr int kFormatVersion = 1;
   ModelConfig config;
   torch::Tensor memory_bank;  // [M, C] float32
+  torch::Tensor support;      // [M, min(num_neighbors, M)] int64 (head/scorer.h: support_table); undefined if num_neighbors == 1
   WeightMap backbone_weights;
   std::string weights_source;  // path, URL or random:SEED
   std::string weights_sha256;
   std::vector<TrainingImage> training_images;
+  std::optional<RoiLocator> roi;  // ROI mode (data/roi.h, pipeline/checkpoint_roi.h); unset = whole image
 };
 
 void save_checkpoint(const std::filesystem::path& path, const Checkpoint& checkpoint);

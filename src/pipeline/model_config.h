@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "data/preprocess.h"
+#include "search/search_options.h"
 
 namespace patchcore {
 
@@ -16,6 +17,7 @@ struct ModelConfig {
   int64_t num_neighbors = 9;
   double coreset_ratio = 0.001;
   uint64_t seed = 0;
+  search::SearchOptions search;   // nearest-neighbour backend for scoring
 };
 
 }  // namespace patchcore

@@ -12,6 +12,7 @@ ExportSource export_source(const Checkpoint& checkpoint) {
   source.width = checkpoint.config.preprocessing.width;
   source.num_neighbors = checkpoint.config.num_neighbors;
   source.scaling = checkpoint.config.preprocessing.scaling;
+  if (checkpoint.roi) source.metadata = checkpoint.roi->to_metadata();
   return source;
 }
 

@@ -6,12 +6,14 @@
 
 #include "backbone/backbone.h"
 #include "pipeline/model_config.h"
+#include "search/index.h"
 
 namespace patchcore {
 
 struct BatchScores {
   torch::Tensor image_scores;  // [B]
   torch::Tensor maps;          // [B,1,H,W] at the model's image size
+  torch::Tensor nearest;       // [B,h*w] int64: nearest bank row of every patch
 };
 
 // Pre-processed batch [B,3,H,W] -> PatchCore embedding [B,C,h,w].
@@ -19,7 +21,13 @@ torch::Tensor embed_batch(const Backbone& backbone, const torch::Tensor& batch);
 
 class PatchModel {
  public:
-  PatchModel(ModelConfig config, std::shared_ptr<const Backbone> backbone, torch::Tensor memory_bank);
+  // Builds the search index config.search asks for. `support` is the checkpoint's
+  // support table (head/scorer.h: support_table); when absent (older checkpoints) it
+  // is computed here by exact search.
+  PatchModel(ModelConfig config, std::shared_ptr<const Backbone> backbone, torch::Tensor memory_bank,
+             torch::Tensor support = {});
+  ~PatchModel();
+  PatchModel(PatchModel&&) noexcept;
 
   // Pre-processed batch [B,3,H,W] -> embedding [B,C,h,w].
   torch::Tensor embed(const torch::Tensor& batch) const;
@@ -30,11 +38,15 @@ class PatchModel {
   const ModelConfig& config() const { return config_; }
   const Backbone& backbone() const { return *backbone_; }
   const torch::Tensor& memory_bank() const { return memory_bank_; }
+  const torch::Tensor& support() const { return support_; }
+  const search::Index& index() const { return *index_; }
 
  private:
   ModelConfig config_;
   std::shared_ptr<const Backbone> backbone_;
   torch::Tensor memory_bank_;
+  std::unique_ptr<search::Index> index_;
+  torch::Tensor support_;  // [M, min(num_neighbors, M)] int64
 };
 
 }  // namespace patchcore

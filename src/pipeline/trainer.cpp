@@ -12,6 +12,7 @@
 #include "backbone/weight_source.h"
 #include "data/dataset.h"
 #include "head/coreset.h"
+#include "head/scorer.h"
 #include "io/atomic_file.h"
 #include "io/error.h"
 #include "io/progress.h"
@@ -21,6 +22,9 @@
 #include "pipeline/model_export.h"
 #include "pipeline/model_folder.h"
 #include "pipeline/patch_model.h"
+#include "pipeline/roi_training.h"
+#include "search/exact_index.h"
+#include "search/factory.h"
 
 namespace patchcore {
 namespace {
@@ -44,11 +48,36 @@ void validate(const TrainOptions& o) {
   if (o.model.num_neighbors < 1) throw UserError("--num-neighbors must be at least 1");
   if (o.model.preprocessing.height < 32 || o.model.preprocessing.width < 32)
     throw UserError("--image-size must be at least 32 32");
+  validate_roi_options(o.roi);
+  if (o.roi.interactive) require_display();  // --roi without a display fails before any work
 }
 
 // Rows of `bank` for the images [first, first+count) viewed as an embedding [B,C,h,w].
 torch::Tensor bank_rows_as_embedding(const torch::Tensor& bank, int64_t first, int64_t count, int64_t h, int64_t w) {
   return bank.narrow(0, first * h * w, count * h * w).view({count, h, w, bank.size(1)}).permute({0, 3, 1, 2});
+}
+
+void write_search_yaml(YAML::Emitter& y, const search::SearchOptions& o, const TrainReport& r) {
+  y << YAML::Key << "search" << YAML::Value << YAML::BeginMap;
+  y << YAML::Key << "requested" << YAML::Value << search::to_string(o.backend);
+  y << YAML::Key << "index" << YAML::Value << r.search_index;
+  if (search::resolve(o.backend) == search::Backend::kFaiss) {
+    y << YAML::Key << "faiss_index" << YAML::Value << search::to_string(o.faiss_index);
+    if (o.faiss_index == search::FaissIndexType::kHnsw) {
+      y << YAML::Key << "hnsw_m" << YAML::Value << o.hnsw_m;
+      y << YAML::Key << "hnsw_ef_construction" << YAML::Value << o.hnsw_ef_construction;
+      y << YAML::Key << "hnsw_ef_search" << YAML::Value << o.hnsw_ef_search;
+    } else if (o.faiss_index == search::FaissIndexType::kIvf) {
+      y << YAML::Key << "ivf_nlist" << YAML::Value << search::ivf_nlist_for(o, static_cast<long>(r.bank_rows));
+      y << YAML::Key << "ivf_nprobe" << YAML::Value << o.ivf_nprobe;
+    }
+  }
+  if (r.recall_at_1) {
+    y << YAML::Key << "recall_at_1" << YAML::Value << *r.recall_at_1;
+    y << YAML::Key << "recall_measured_on" << YAML::Value
+      << std::to_string(r.num_patches) + " training-image patches against exact search";
+  }
+  y << YAML::EndMap;
 }
 
 std::string write_config_yaml(const TrainOptions& o, const Checkpoint& c, const TrainReport& r) {
@@ -62,9 +91,7 @@ std::string write_config_yaml(const TrainOptions& o, const Checkpoint& c, const 
   y << YAML::Key << "coreset_ratio" << YAML::Value << c.config.coreset_ratio;
   y << YAML::Key << "num_neighbors" << YAML::Value << c.config.num_neighbors;
   y << YAML::Key << "seed" << YAML::Value << c.config.seed;
-  y << YAML::Key << "use_faiss" << YAML::Value
-    << (o.use_faiss ? (*o.use_faiss ? "true" : "false") : "auto");
-  y << YAML::Key << "nearest_neighbour_search" << YAML::Value << "exact (LibTorch matrix products)";
+  write_search_yaml(y, c.config.search, r);
   y << YAML::Key << "memory_bank_rows" << YAML::Value << r.bank_rows;
   y << YAML::Key << "feature_dim" << YAML::Value << r.feature_dim;
   y << YAML::EndMap;
@@ -96,9 +123,11 @@ std::string write_config_yaml(const TrainOptions& o, const Checkpoint& c, const 
   y << YAML::Key << "load_weights" << YAML::Value << r.load_weights_seconds;
   y << YAML::Key << "feature_extraction" << YAML::Value << r.extract_seconds;
   y << YAML::Key << "coreset" << YAML::Value << r.coreset_seconds;
+  y << YAML::Key << "support_table" << YAML::Value << r.support_seconds;
   y << YAML::Key << "scoring_training_images" << YAML::Value << r.score_seconds;
   y << YAML::Key << "export" << YAML::Value << r.export_seconds;
   y << YAML::EndMap;
+  write_roi_yaml(y, c.roi);
   y << YAML::Key << "versions" << YAML::Value << YAML::BeginMap;
   for (const auto& [name, version] : build_versions()) y << YAML::Key << name << YAML::Value << version;
   y << YAML::EndMap;
@@ -119,7 +148,9 @@ TrainReport train(const TrainOptions& options) {
   if (config.layers.empty()) config.layers = info.default_layers;
   config.preprocessing.scaling = info.scaling;
 
-  const auto images = find_training_images(options.data_dir);
+  const RoiPlan roi = plan_roi(options.roi, find_training_images(options.data_dir), config.preprocessing, log);
+  const auto& images = roi.images;  // ROI mode: the images whose ROI was found
+  checkpoint.roi = roi.locator;
   report.num_images = static_cast<int64_t>(images.size());
   log("found " + std::to_string(images.size()) + " training images in " + options.data_dir.string());
 
@@ -169,7 +200,7 @@ TrainReport train(const TrainOptions& options) {
     for (int64_t first = 0; first < report.num_images; first += options.batch_size) {
       const int64_t count = std::min<int64_t>(options.batch_size, report.num_images - first);
       std::vector<fs::path> paths(images.begin() + first, images.begin() + first + count);
-      ImageBatch batch = load_image_batch(paths, config.preprocessing);
+      ImageBatch batch = load_image_batch(paths, config.preprocessing, roi.crops_for(first, count));
       for (size_t i = 0; i < paths.size(); ++i) {
         sizes.insert({batch.original_sizes[i].width, batch.original_sizes[i].height});
         checkpoint.training_images.push_back({paths[i].string(), sha256_file(paths[i])});
@@ -203,21 +234,41 @@ TrainReport train(const TrainOptions& options) {
   report.bank_rows = checkpoint.memory_bank.size(0);
   report.coreset_seconds = seconds_since(phase);
 
+  // The support table of num_neighbors re-weighting, by exact search whatever backend
+  // scores patches; the exact index also measures an approximate index's recall.
+  phase = Clock::now();
+  const search::ExactIndex exact_index(checkpoint.memory_bank);
+  if (config.num_neighbors > 1) checkpoint.support = support_table(exact_index, checkpoint.memory_bank, config.num_neighbors);
+  report.support_seconds = seconds_since(phase);
+
   // Norm statistics: score every training image against the final bank, reusing the
   // stored embeddings instead of running the backbone again.
   phase = Clock::now();
-  PatchModel model(config, backbone, checkpoint.memory_bank);
+  PatchModel model(config, backbone, checkpoint.memory_bank, checkpoint.support);
+  report.search_index = model.index().describe();
+  log("nearest-neighbour search: " + report.search_index);
+  const bool measure_recall = !model.index().exact();
+  int64_t agreeing = 0;
   std::vector<torch::Tensor> scores, maps;
   {
     ProgressBar bar("scoring training set", report.num_images, options.show_progress);
     for (int64_t first = 0; first < report.num_images; first += options.batch_size) {
       const int64_t count = std::min<int64_t>(options.batch_size, report.num_images - first);
       auto result = model.score_embedding(bank_rows_as_embedding(bank, first, count, h, w));
+      if (measure_recall) {
+        const auto truth = search::nearest(exact_index, bank.narrow(0, first * patches_per_image, count * patches_per_image));
+        agreeing += result.nearest.reshape(-1).eq(truth.indices).sum().item<int64_t>();
+      }
       scores.push_back(result.image_scores);
       maps.push_back(result.maps);
       bar.update(first + count);
     }
     bar.finish();
+  }
+  if (measure_recall) {
+    report.recall_at_1 = static_cast<double>(agreeing) / static_cast<double>(report.num_patches);
+    log("recall@1 of " + report.search_index + " against exact search on the " +
+        std::to_string(report.num_patches) + " training patches: " + std::to_string(*report.recall_at_1));
   }
   bank = torch::Tensor();
   report.norm_stats = compute_norm_stats(torch::cat(scores), torch::cat(maps));
@@ -227,6 +278,7 @@ TrainReport train(const TrainOptions& options) {
   report.model_dir = options.output_dir / options.pattern_name;
   StagedFolder folder(report.model_dir);
   save_checkpoint(folder.path() / ModelFolder::kCheckpoint, checkpoint);
+  write_roi_report(roi, folder.path());
   write_file_atomically(folder.path() / ModelFolder::kNormStats, format_norm_stats(report.norm_stats));
   report.write_seconds = seconds_since(phase);
   if (options.export_model) {

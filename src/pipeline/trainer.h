@@ -5,6 +5,7 @@
 #include <string>
 
 #include "head/norm_stats.h"
+#include "data/roi.h"
 #include "pipeline/checkpoint.h"
 
 namespace patchcore {
@@ -16,10 +17,10 @@ struct TrainOptions {
   ModelConfig model;               // layers empty -> the backbone's defaults
   int batch_size = 32;
   std::string weights;             // "" (cache/download), FILE|DIR, or random:SEED
-  std::optional<bool> use_faiss;   // unset = auto
   bool show_progress = true;
   // Write PATTERN.onnx and PATTERN.xml/.bin (float32) into the model folder.
   bool export_model = true;
+  RoiOptions roi;                  // ROI mode (--roi, --roi-rect, ...); off by default
 };
 
 struct TrainReport {
@@ -30,7 +31,9 @@ struct TrainReport {
   int64_t feature_dim = 0;
   int64_t distinct_image_sizes = 0;
   NormStats norm_stats;
-  double load_weights_seconds = 0, extract_seconds = 0, coreset_seconds = 0, score_seconds = 0,
+  std::string search_index;           // search::Index::describe() of the scoring index
+  std::optional<double> recall_at_1;  // approximate indexes: agreement with exact search
+  double load_weights_seconds = 0, extract_seconds = 0, coreset_seconds = 0, support_seconds = 0, score_seconds = 0,
          export_seconds = 0, write_seconds = 0, total_seconds = 0;
 };
 

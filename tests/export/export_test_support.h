@@ -18,6 +18,7 @@
 #include "export/graph.h"
 #include "head/embedding.h"
 #include "head/scorer.h"
+#include "search/exact_index.h"
 
 namespace patchcore::export_testing {
 
@@ -73,9 +74,11 @@ inline NativeOutput native_predict(const Model& m, const torch::Tensor& input) {
   const auto embedding = build_embedding(m.backbone->extract(input));
   const int64_t batch = embedding.size(0), h = embedding.size(2), w = embedding.size(3);
   const auto patches = embedding_to_patches(embedding).view({batch, h * w, -1});
-  const auto scores = nearest_patch_scores(patches, m.source.memory_bank);
+  const search::ExactIndex index(m.source.memory_bank);
+  const auto scores = nearest_patch_scores(patches, index);
+  const auto support = support_table(index, m.source.memory_bank, m.source.num_neighbors);
   NativeOutput out;
-  out.pred_score = image_scores(scores, patches, m.source.memory_bank, m.source.num_neighbors);
+  out.pred_score = image_scores(scores, patches, m.source.memory_bank, support, m.source.num_neighbors);
   out.anomaly_map =
       anomaly_maps(scores.distances.view({batch, 1, h, w}), m.source.height, m.source.width);
   return out;

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -10,6 +12,8 @@
 #include "head/embedding.h"
 #include "head/scorer.h"
 #include "io/safetensors.h"
+#include "search/exact_index.h"
+#include "search/faiss_index.h"
 #include "test_support.h"
 
 namespace patchcore {
@@ -17,6 +21,39 @@ namespace {
 
 using testing::relative_error;
 using testing::shared_dir;
+
+// Every exact search backend: the native kernel at each SIMD level this CPU runs, and
+// FAISS Flat. Each must reproduce the reference.
+struct ExactBackend {
+  std::string name;
+  std::optional<search::SimdLevel> simd;  // forced while the backend runs (native only)
+  bool faiss = false;
+};
+
+std::vector<ExactBackend> exact_backends() {
+  std::vector<ExactBackend> out;
+  for (auto level : {search::SimdLevel::kScalar, search::SimdLevel::kAvx2, search::SimdLevel::kAvx512})
+    if (static_cast<int>(level) <= static_cast<int>(search::detected_simd()))
+      out.push_back({"native-" + search::to_string(level), level, false});
+  out.push_back({"faiss-flat", std::nullopt, true});
+  return out;
+}
+
+// Runs f(index) with the backend's index over bank, restoring the SIMD level after.
+template <typename F>
+void with_backend(const ExactBackend& b, const torch::Tensor& bank, F f) {
+  search::force_simd(b.simd);
+  std::unique_ptr<search::Index> index;
+  if (b.faiss) {
+    search::SearchOptions options;
+    options.backend = search::Backend::kFaiss;
+    index = std::make_unique<search::FaissIndex>(bank, options);
+  } else {
+    index = std::make_unique<search::ExactIndex>(bank);
+  }
+  f(*index);
+  search::force_simd(std::nullopt);
+}
 
 class HeadReference : public ::testing::TestWithParam<std::string> {
  protected:
@@ -67,7 +104,9 @@ TEST_P(HeadReference, EmbeddingToPatchesLayout) {
 
 TEST_P(HeadReference, PatchScoresAndNearest) {
   const auto patches = test_patches();
-  const auto scores = nearest_patch_scores(patches, t("memory_bank"));
+  for (const auto& backend : exact_backends()) with_backend(backend, t("memory_bank"), [&](const search::Index& index) {
+  SCOPED_TRACE(backend.name);
+  const auto scores = nearest_patch_scores(patches, index);
   const auto& ref_scores = t("patch_scores");
   const auto ours = scores.distances.reshape(-1).to(at::kDouble);
   const auto theirs = ref_scores.reshape(-1).to(at::kDouble);
@@ -86,9 +125,9 @@ TEST_P(HeadReference, PatchScoresAndNearest) {
   const auto sq_err = (ours.pow(2) - theirs.pow(2)).abs();
   const double eps32 = 1.1920929e-7;
   const double worst_units = (sq_err / (eps32 * magnitude)).max().item<double>();
-  std::printf("[%s] patch score rel error %.3g, worst |d^2 diff| = %.2f eps32*(|x|^2+|y|^2), "
+  std::printf("[%s, %s] patch score rel error %.3g, worst |d^2 diff| = %.2f eps32*(|x|^2+|y|^2), "
               "nearest index agreement %.5f\n",
-              GetParam().c_str(), rel, worst_units, same);
+              GetParam().c_str(), backend.name.c_str(), rel, worst_units, same);
   EXPECT_LT(worst_units, 16.0);
   EXPECT_LT(rel, 5e-4);
   EXPECT_GE(same, 0.999);
@@ -98,20 +137,25 @@ TEST_P(HeadReference, PatchScoresAndNearest) {
     EXPECT_EQ(scores.nearest[b][p].item<int64_t>(), ref_nearest[b][p].item<int64_t>())
         << "image " << b << " worst patch " << p;
   }
+  });
 }
 
 TEST_P(HeadReference, ImageScores) {
   const auto patches = test_patches();
   const auto& bank = t("memory_bank");
-  const auto scores = nearest_patch_scores(patches, bank);
   const int64_t k = std::stoll(ref_.metadata.at("num_neighbors"));
   ASSERT_EQ(k, 9);
-  const auto image = image_scores(scores, patches, bank, k);
-  const double rel = relative_error(image, t("image_scores"));
-  std::printf("[%s] image score rel error %.3g\n", GetParam().c_str(), rel);
-  EXPECT_LT(rel, 1e-4);
-  // k == 1 is the plain maximum patch score.
-  EXPECT_TRUE(image_scores(scores, patches, bank, 1).equal(std::get<0>(scores.distances.max(1))));
+  for (const auto& backend : exact_backends()) with_backend(backend, bank, [&](const search::Index& index) {
+    SCOPED_TRACE(backend.name);
+    const auto scores = nearest_patch_scores(patches, index);
+    const auto support = support_table(index, bank, k);
+    const auto image = image_scores(scores, patches, bank, support, k);
+    const double rel = relative_error(image, t("image_scores"));
+    std::printf("[%s, %s] image score rel error %.3g\n", GetParam().c_str(), backend.name.c_str(), rel);
+    EXPECT_LT(rel, 1e-4);
+    // k == 1 is the plain maximum patch score.
+    EXPECT_TRUE(image_scores(scores, patches, bank, {}, 1).equal(std::get<0>(scores.distances.max(1))));
+  });
 }
 
 TEST_P(HeadReference, AnomalyMaps) {

@@ -1,0 +1,172 @@
+#include "search/exact_index.h"
+
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "io/error.h"
+#include "search/kernels/reduce.h"
+
+// The Fortran BLAS entry point, from the libblas.so.3 LibTorch already loads
+// (OpenBLAS on Debian). Called from inside our parallel region, OpenBLAS runs it on
+// the calling thread.
+extern "C" void sgemm_(const char* transa, const char* transb, const int* m, const int* n, const int* k,
+                       const float* alpha, const float* a, const int* lda, const float* b, const int* ldb,
+                       const float* beta, float* c, const int* ldc);
+
+namespace patchcore::search {
+namespace {
+
+// A tile is kQueryBlock query rows x kBankBlock bank rows of dot products: 256 KiB,
+// which stays in L2 between the sgemm that writes it and the reduction that reads it.
+constexpr int64_t kQueryBlock = 64;
+constexpr int64_t kBankBlock = 1024;
+constexpr float kInf = std::numeric_limits<float>::infinity();
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// dots[r * cols + j] = x_r . y_j (row-major [rows, cols]), as the column-major product
+// y^T x computed by sgemm.
+void tile_dots(const float* x, int64_t rows, const float* y, int64_t cols, int64_t dim, float* dots) {
+  const int m = static_cast<int>(cols), n = static_cast<int>(rows), k = static_cast<int>(dim);
+  const float one = 1.0f, zero = 0.0f;
+  sgemm_("T", "N", &m, &n, &k, &one, y, &k, x, &k, &zero, dots, &m);
+}
+
+float* tile_buffer() {
+  thread_local std::vector<float> buffer(kQueryBlock * kBankBlock);  // reused: no page faults per call
+  return buffer.data();
+}
+
+// Work items = query blocks x bank parts. The bank is split only when there are too
+// few query blocks to keep every thread busy (e.g. one image at prediction time).
+struct Plan {
+  int64_t query_blocks;
+  int64_t bank_parts;
+  int64_t part_begin(int64_t part, int64_t bank_rows) const { return bank_rows * part / bank_parts; }
+};
+
+Plan make_plan(int64_t count, int64_t bank_rows) {
+  const int64_t query_blocks = ceil_div(count, kQueryBlock);
+  const int64_t wanted = 2 * static_cast<int64_t>(at::get_num_threads());
+  const int64_t parts = std::clamp<int64_t>(ceil_div(wanted, query_blocks), 1, ceil_div(bank_rows, kBankBlock));
+  return {query_blocks, parts};
+}
+
+std::vector<float> query_norms(const float* queries, int64_t count, int64_t dim) {
+  const auto rows = at::from_blob(const_cast<float*>(queries), {count, dim}, at::kFloat);
+  const auto norms = squared_norms(rows);
+  return std::vector<float>(norms.data_ptr<float>(), norms.data_ptr<float>() + count);
+}
+
+// Runs `reduce(tile, part, first_query)` over every tile of every work item in parallel.
+template <typename Reduce>
+void for_each_tile(const Plan& plan, const float* queries, int64_t count, const torch::Tensor& bank,
+                   const float* x_norms, const float* y_norms, Reduce reduce) {
+  const int64_t bank_rows = bank.size(0), dim = bank.size(1);
+  const float* y = bank.data_ptr<float>();
+  at::parallel_for(0, plan.query_blocks * plan.bank_parts, 1, [&](int64_t begin, int64_t end) {
+    float* dots = tile_buffer();
+    for (int64_t item = begin; item < end; ++item) {
+      const int64_t part = item % plan.bank_parts, block = item / plan.bank_parts;
+      const int64_t q0 = block * kQueryBlock, rows = std::min(kQueryBlock, count - q0);
+      const int64_t part_end = plan.part_begin(part + 1, bank_rows);
+      for (int64_t c0 = plan.part_begin(part, bank_rows); c0 < part_end; c0 += kBankBlock) {
+        const int64_t cols = std::min(kBankBlock, part_end - c0);
+        tile_dots(queries + q0 * dim, rows, y + c0 * dim, cols, dim, dots);
+        reduce(kernels::Tile{dots, cols, rows, cols, x_norms + q0, y_norms + c0, c0}, part, q0);
+      }
+    }
+  });
+}
+
+}  // namespace
+
+torch::Tensor squared_norms(const torch::Tensor& x) {
+  constexpr int64_t kRowsPerBlock = 256;
+  auto norms = at::empty({x.size(0)}, x.options());
+  for (int64_t start = 0; start < x.size(0); start += kRowsPerBlock) {
+    const int64_t len = std::min(kRowsPerBlock, x.size(0) - start);
+    auto block = norms.narrow(0, start, len);
+    at::sum_out(block, x.narrow(0, start, len).pow(2), {-1});
+  }
+  return norms;
+}
+
+ExactIndex::ExactIndex(const torch::Tensor& bank) {
+  if (bank.dim() != 2 || bank.size(0) == 0 || bank.size(1) == 0)
+    throw UserError("memory bank must be a non-empty [M, C] matrix, got shape " + std::to_string(bank.dim()) +
+                    "-D with " + std::to_string(bank.numel()) + " values; retrain the model");
+  bank_ = bank.to(torch::kFloat).contiguous();
+  check_finite(bank_.data_ptr<float>(), bank_.size(0), bank_.size(1), "memory bank");
+  norms_ = squared_norms(bank_);
+}
+
+void ExactIndex::nearest(const float* queries, int64_t count, float* distances, int64_t* indices) const {
+  if (count == 0) return;
+  check_finite(queries, count, dim(), "query feature");
+  const auto x_norms = query_norms(queries, count, dim());
+  const Plan plan = make_plan(count, size());
+  // One (best, index) array per bank part; part 0 lives in the output arrays.
+  std::vector<float> extra_best((plan.bank_parts - 1) * count, kInf);
+  std::vector<int64_t> extra_index((plan.bank_parts - 1) * count, -1);
+  std::fill(distances, distances + count, kInf);
+  std::fill(indices, indices + count, -1);
+  const auto kernel = kernels::nearest_kernel(active_simd());
+  for_each_tile(plan, queries, count, bank_, x_norms.data(), norms_.data_ptr<float>(),
+                [&](const kernels::Tile& tile, int64_t part, int64_t q0) {
+                  float* best = part == 0 ? distances : extra_best.data() + (part - 1) * count;
+                  int64_t* index = part == 0 ? indices : extra_index.data() + (part - 1) * count;
+                  kernel(tile, best + q0, index + q0);
+                });
+  for (int64_t part = 1; part < plan.bank_parts; ++part)  // ascending parts: ties keep the lower row
+    for (int64_t i = 0; i < count; ++i)
+      if (extra_best[(part - 1) * count + i] < distances[i]) {
+        distances[i] = extra_best[(part - 1) * count + i];
+        indices[i] = extra_index[(part - 1) * count + i];
+      }
+  for (int64_t i = 0; i < count; ++i) distances[i] = std::sqrt(distances[i]);
+}
+
+void ExactIndex::knn(const float* queries, int64_t count, int64_t k, float* distances, int64_t* indices) const {
+  if (k < 1 || k > size())
+    throw std::invalid_argument("ExactIndex::knn: k = " + std::to_string(k) + " must be in [1, " +
+                                std::to_string(size()) + "]");
+  if (count == 0) return;
+  check_finite(queries, count, dim(), "query feature");
+  const auto x_norms = query_norms(queries, count, dim());
+  const Plan plan = make_plan(count, size());
+  std::vector<float> best(plan.bank_parts * count * k, kInf);
+  std::vector<int64_t> best_index(plan.bank_parts * count * k, -1);
+  const auto kernel = kernels::knn_kernel(active_simd());
+  for_each_tile(plan, queries, count, bank_, x_norms.data(), norms_.data_ptr<float>(),
+                [&](const kernels::Tile& tile, int64_t part, int64_t q0) {
+                  const int64_t offset = (part * count + q0) * k;
+                  kernel(tile, k, best.data() + offset, best_index.data() + offset);
+                });
+  for (int64_t i = 0; i < count; ++i) {
+    float* out = distances + i * k;
+    int64_t* out_index = indices + i * k;
+    std::copy_n(best.data() + i * k, k, out);
+    std::copy_n(best_index.data() + i * k, k, out_index);
+    for (int64_t part = 1; part < plan.bank_parts; ++part) {  // merge: ascending parts, ties keep lower rows
+      const int64_t offset = (part * count + i) * k;
+      for (int64_t j = 0; j < k && best[offset + j] < out[k - 1]; ++j) {
+        int64_t pos = k - 1;
+        while (pos > 0 && best[offset + j] < out[pos - 1]) {
+          out[pos] = out[pos - 1];
+          out_index[pos] = out_index[pos - 1];
+          --pos;
+        }
+        out[pos] = best[offset + j];
+        out_index[pos] = best_index[offset + j];
+      }
+    }
+    for (int64_t j = 0; j < k; ++j) out[j] = std::sqrt(out[j]);
+  }
+}
+
+}  // namespace patchcore::search

@@ -1,0 +1,19 @@
+#include "search/factory.h"
+
+#include "search/exact_index.h"
+#include "search/faiss_index.h"
+
+namespace patchcore::search {
+
+Backend resolve(Backend backend) {
+  return backend == Backend::kAuto ? Backend::kNative : backend;
+}
+
+std::unique_ptr<Index> make_index(const torch::Tensor& bank, const SearchOptions& options) {
+  validate(options);
+  if (resolve(options.backend) == Backend::kFaiss)
+    return std::make_unique<FaissIndex>(bank, options);
+  return std::make_unique<ExactIndex>(bank);
+}
+
+}  // namespace patchcore::search

@@ -1,0 +1,18 @@
+#pragma once
+// Builds the search::Index a model's SearchOptions ask for.
+#include <memory>
+
+#include "search/index.h"
+#include "search/search_options.h"
+
+namespace patchcore::search {
+
+// Backend::kAuto resolves to the native exact kernel at every bank size: measured
+// faster than FAISS Flat (the other exact choice) from 1k to 100k rows
+// (docs/benchmarks.md, bench/search_bench). Approximate indexes change results, so
+// they are used only when asked for.
+Backend resolve(Backend backend);
+
+std::unique_ptr<Index> make_index(const torch::Tensor& bank, const SearchOptions& options);
+
+}  // namespace patchcore::search

@@ -1,0 +1,4 @@
+// Tile reductions for the avx2 level (compiled with its target flags, see CMakeLists.txt).
+#define PATCHCORE_KERNEL_NS avx2
+#define PATCHCORE_KERNEL_WIDTH 8
+#include "search/kernels/reduce_impl.h"

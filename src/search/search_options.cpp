@@ -1,0 +1,59 @@
+#include "search/search_options.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "io/error.h"
+
+namespace patchcore::search {
+
+std::string to_string(Backend backend) {
+  switch (backend) {
+    case Backend::kNative: return "native";
+    case Backend::kFaiss: return "faiss";
+    case Backend::kAuto: break;
+  }
+  return "auto";
+}
+
+std::string to_string(FaissIndexType type) {
+  switch (type) {
+    case FaissIndexType::kHnsw: return "hnsw";
+    case FaissIndexType::kIvf: return "ivf";
+    case FaissIndexType::kFlat: break;
+  }
+  return "flat";
+}
+
+Backend backend_from_string(const std::string& name) {
+  if (name == "auto") return Backend::kAuto;
+  if (name == "native") return Backend::kNative;
+  if (name == "faiss") return Backend::kFaiss;
+  throw UserError("unknown search backend '" + name + "': use auto, native or faiss");
+}
+
+FaissIndexType faiss_index_from_string(const std::string& name) {
+  if (name == "flat") return FaissIndexType::kFlat;
+  if (name == "hnsw") return FaissIndexType::kHnsw;
+  if (name == "ivf") return FaissIndexType::kIvf;
+  throw UserError("unknown --faiss-index '" + name + "': use flat, hnsw or ivf");
+}
+
+void validate(const SearchOptions& o) {
+  auto require = [](bool ok, const std::string& message) {
+    if (!ok) throw UserError(message);
+  };
+  require(o.hnsw_m >= 2 && o.hnsw_m <= 256, "--faiss-hnsw-m must be in [2, 256], got " + std::to_string(o.hnsw_m));
+  require(o.hnsw_ef_construction >= 1, "--faiss-ef-construction must be at least 1");
+  require(o.hnsw_ef_search >= 1, "--faiss-ef-search must be at least 1");
+  require(o.ivf_nlist >= 0, "--faiss-nlist must be 0 (automatic) or positive");
+  require(o.ivf_nprobe >= 1, "--faiss-nprobe must be at least 1");
+}
+
+int ivf_nlist_for(const SearchOptions& o, long bank_rows) {
+  if (o.ivf_nlist > 0) return static_cast<int>(std::min<long>(o.ivf_nlist, bank_rows));
+  const long automatic = std::lround(4.0 * std::sqrt(static_cast<double>(bank_rows)));
+  return static_cast<int>(std::max<long>(1, std::min(automatic, bank_rows / 39)));
+}
+
+}  // namespace patchcore::search

@@ -1,0 +1,34 @@
+#pragma once
+// Which nearest-neighbour backend a model uses, and its parameters. Chosen at training
+// time (--use-faiss, --faiss-*), stored in the checkpoint and config.yaml, and used
+// again when the model is loaded for prediction.
+#include <string>
+
+namespace patchcore::search {
+
+// kAuto picks by measurement (see factory.h): today always the native exact kernel.
+enum class Backend { kAuto, kNative, kFaiss };
+enum class FaissIndexType { kFlat, kHnsw, kIvf };
+
+struct SearchOptions {
+  Backend backend = Backend::kAuto;
+  FaissIndexType faiss_index = FaissIndexType::kFlat;  // with kFaiss: Flat is exact
+  int hnsw_m = 32;             // graph degree
+  int hnsw_ef_construction = 80;
+  int hnsw_ef_search = 64;     // recall@1 >= 0.99 on the shared magnetic-tile features
+  int ivf_nlist = 0;           // 0 = about 4 sqrt(M), at most M / 39 (FAISS's training minimum)
+  int ivf_nprobe = 16;
+
+  bool approximate() const { return backend == Backend::kFaiss && faiss_index != FaissIndexType::kFlat; }
+};
+
+std::string to_string(Backend backend);            // auto | native | faiss
+std::string to_string(FaissIndexType type);        // flat | hnsw | ivf
+Backend backend_from_string(const std::string& name);            // UserError on unknown names
+FaissIndexType faiss_index_from_string(const std::string& name);  // UserError on unknown names
+// UserError naming the option when a parameter is out of range.
+void validate(const SearchOptions& options);
+// nlist actually used for a bank of `bank_rows` rows.
+int ivf_nlist_for(const SearchOptions& options, long bank_rows);
+
+}  // namespace patchcore::search
