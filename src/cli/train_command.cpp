@@ -17,6 +17,7 @@ Command add_train_command(CLI::App& app) {
   auto options = std::make_shared<TrainOptions>();
   auto image_size = std::make_shared<std::vector<int>>(std::vector<int>{224, 224});
   auto faiss = std::make_shared<int>(-1);
+  auto faiss_index = std::make_shared<std::string>("flat");
   auto threads = std::make_shared<int>(0);
   auto quiet = std::make_shared<bool>(false);
 
@@ -37,14 +38,10 @@ Command add_train_command(CLI::App& app) {
                 "Default: auto = the native kernel, measured faster than FAISS Flat at every bank size");
   auto& search = options->model.search;
   std::vector<CLI::Option*> faiss_options{
-      cmd->add_option_function<std::string>(
-             "--faiss-index",
-             [options](const std::string& name) {
-               options->model.search.faiss_index = search::faiss_index_from_string(name);
-             },
-             "FAISS index with --use-faiss: flat (exact), hnsw or ivf (approximate; recall@1 is measured on the "
-             "training images and reported)")
-          ->default_str("flat"),
+      cmd->add_option("--faiss-index", *faiss_index,
+                      "FAISS index with --use-faiss: flat (exact), hnsw or ivf (approximate; recall@1 is measured "
+                      "on the training images and reported)")
+          ->capture_default_str(),
       cmd->add_option("--faiss-hnsw-m", search.hnsw_m, "HNSW graph degree")->capture_default_str(),
       cmd->add_option("--faiss-ef-construction", search.hnsw_ef_construction, "HNSW efConstruction")
           ->capture_default_str(),
@@ -74,6 +71,7 @@ Command add_train_command(CLI::App& app) {
     options->model.preprocessing.height = (*image_size)[0];
     options->model.preprocessing.width = (*image_size)[1];
     if (*faiss >= 0) options->model.search.backend = *faiss == 1 ? search::Backend::kFaiss : search::Backend::kNative;
+    options->model.search.faiss_index = search::faiss_index_from_string(*faiss_index);
     for (const auto* option : faiss_options)
       if (option->count() > 0 && options->model.search.backend != search::Backend::kFaiss)
         throw UserError(option->get_name() + " configures FAISS: add --use-faiss");

@@ -5,6 +5,7 @@
 #include <array>
 #include <cstdio>
 #include <fstream>
+#include <map>
 
 #include "pipeline/demo_dataset.h"
 #include "test_support.h"
@@ -141,6 +142,52 @@ TEST_F(CliTest, WrongWeightsFileIsAClearError) {
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_TRUE(contains(r.output, "w.safetensors")) << r.output;
   EXPECT_FALSE(fs::exists(dir_.path() / "out/wire"));
+}
+
+TEST_F(CliTest, FaissSettingsWithoutUseFaissAreRefused) {
+  for (const char* option : {"--faiss-index hnsw", "--faiss-nprobe 4", "--no-use-faiss --faiss-ef-search 10"}) {
+    auto r = run(train_args() + " " + option);
+    EXPECT_EQ(r.exit_code, 1) << option;
+    EXPECT_TRUE(contains(r.output, "add --use-faiss")) << r.output;
+    EXPECT_FALSE(fs::exists(dir_.path() / "out/wire"));
+  }
+  EXPECT_EQ(run(train_args() + " --use-faiss --faiss-index pq").exit_code, 1);
+}
+
+// Predicts the test images with the model trained by `extra` flags; image -> score.
+std::map<std::string, double> scores_of(const fs::path& results_json) {
+  std::ifstream in(results_json);
+  std::map<std::string, double> out;
+  for (const auto& r : nlohmann::json::parse(in)) out[r.at("image").get<std::string>()] = r.at("score").get<double>();
+  return out;
+}
+
+TEST_F(CliTest, UseFaissFlatScoresLikeTheNativeKernelAndHnswReportsItsRecall) {
+  const auto input = (dir_.path() / "data/test").string();
+  std::map<std::string, std::map<std::string, double>> scores;
+  for (const std::string flags : {"--no-use-faiss", "--use-faiss", "--use-faiss --faiss-index hnsw"}) {
+    auto trained = run(train_args() + " " + flags);
+    ASSERT_EQ(trained.exit_code, 0) << trained.output;
+    const auto out = dir_.path() / ("model" + std::to_string(scores.size()));
+    fs::create_directories(out);
+    fs::rename(dir_.path() / "out/wire", out / "wire");
+    std::ifstream config(out / "wire/config.yaml");
+    const std::string yaml((std::istreambuf_iterator<char>(config)), std::istreambuf_iterator<char>());
+    const bool hnsw = contains(flags, "hnsw");
+    EXPECT_TRUE(contains(yaml, hnsw ? "faiss hnsw" : flags == "--use-faiss" ? "faiss flat" : "exact native")) << yaml;
+    EXPECT_EQ(contains(yaml, "recall_at_1:"), hnsw) << yaml;
+    EXPECT_EQ(contains(trained.output, "recall@1"), hnsw) << trained.output;
+    const auto pred = out / "pred";
+    ASSERT_EQ(run("predict --model " + (out / "wire").string() + " --input " + input + " --output " + pred.string())
+                  .exit_code, 0);
+    scores[flags] = scores_of(pred / "results.json");
+  }
+  const auto& native = scores["--no-use-faiss"];
+  ASSERT_EQ(native.size(), 5u);
+  // Both searches are exact, but FAISS rounds |x|^2 - 2x.y + |y|^2 its own way: where two bank rows are
+  // within rounding of each other (random-weight features on 64x64 images have such ties), the worst
+  // patch may pick the other row and with it other support rows, moving the re-weighting by < 1%.
+  for (const auto& [image, score] : scores["--use-faiss"]) EXPECT_NEAR(score, native.at(image), 1e-2 * score) << image;
 }
 
 TEST_F(CliTest, PredictOnMissingModelFails) {

@@ -57,6 +57,41 @@ TEST_F(TrainerTest, WritesTheModelFolder) {
   EXPECT_EQ(read_norm_stats(model / "norm_stats.txt").num_samples, 10);
 }
 
+TEST_F(TrainerTest, CheckpointStoresTheSupportTableAndSearchSettings) {
+  auto options = fast_train_options(data(), out());
+  options.model.search.backend = search::Backend::kFaiss;
+  options.model.search.faiss_index = search::FaissIndexType::kIvf;
+  options.model.search.ivf_nprobe = 3;
+  const auto report = train(options);
+  ASSERT_TRUE(report.recall_at_1.has_value());
+  EXPECT_GT(*report.recall_at_1, 0.5);
+  EXPECT_LE(*report.recall_at_1, 1.0);
+  const auto checkpoint = load_checkpoint(out() / "wire/checkpoint.safetensors");
+  EXPECT_EQ(checkpoint.config.search.backend, search::Backend::kFaiss);
+  EXPECT_EQ(checkpoint.config.search.faiss_index, search::FaissIndexType::kIvf);
+  EXPECT_EQ(checkpoint.config.search.ivf_nprobe, 3);
+  // Row i of the support table: the num_neighbors bank rows nearest to row i, itself first.
+  const auto& bank = checkpoint.memory_bank;
+  ASSERT_EQ(checkpoint.support.sizes(), (std::vector<int64_t>{bank.size(0), checkpoint.config.num_neighbors}));
+  EXPECT_TRUE(checkpoint.support.select(1, 0).equal(torch::arange(bank.size(0))));
+  const auto d2 = (bank.unsqueeze(1) - bank.unsqueeze(0)).pow(2).sum(-1).to(torch::kDouble);
+  const auto kth = std::get<0>(d2.topk(checkpoint.config.num_neighbors, 1, false)).select(1, -1);
+  const auto chosen = d2.gather(1, checkpoint.support).max(1);
+  EXPECT_TRUE((std::get<0>(chosen) <= kth * (1 + 1e-5) + 1e-6).all().item<bool>());
+}
+
+TEST_F(TrainerTest, ModelWithoutAStoredSupportTableScoresTheSame) {
+  // Checkpoints written before the table existed: the model computes it on load.
+  train(fast_train_options(data(), out()));
+  const auto model_dir = out() / "wire";
+  const auto image = read_image_bgr(find_input_images(data() / "test").front());
+  const double with_table = Model::load(model_dir).predict(image).score;
+  auto checkpoint = load_checkpoint(model_dir / "checkpoint.safetensors");
+  checkpoint.support = torch::Tensor();
+  save_checkpoint(model_dir / "checkpoint.safetensors", checkpoint);
+  EXPECT_FLOAT_EQ(Model::load(model_dir).predict(image).score, with_table);
+}
+
 // With the full bank every training patch is its own nearest neighbour: distance
 // 0, so every training image scores 0. anomalib's distance formula
 // sqrt(|x|^2 - 2x.y + |y|^2) in float32 turns that 0 into sqrt(rounding error of
