@@ -20,6 +20,7 @@ PACKAGES=(
   libonnx-dev protobuf-compiler libprotobuf-dev python3-onnx  # ONNX export + checker
   libpugixml-dev               # OpenVINO IR XML
   nodejs npm                   # ONNX Runtime (npm onnxruntime-node) for the export tests
+  xvfb xdotool                 # tests: the interactive `train --roi` window, driven in a virtual X server
 )
 
 missing=()

@@ -138,8 +138,8 @@ void write_roi_yaml(YAML::Emitter& y, const std::optional<RoiLocator>& roi) {
   y << YAML::Key << "reference_size" << YAML::Value << YAML::Flow
     << std::vector<int>{s.reference_size.width, s.reference_size.height};
   y << YAML::Key << "context" << YAML::Value << s.context;
-  y << YAML::Key << "search_margin" << YAML::Value << s.search_margin;
-  y << YAML::Key << "threshold" << YAML::Value << s.threshold;
+  y << YAML::Key << "search_margin" << YAML::Value << YAML::DoublePrecision(6) << s.search_margin;
+  y << YAML::Key << "threshold" << YAML::Value << YAML::DoublePrecision(6) << s.threshold;
   y << YAML::Key << "method" << YAML::Value << RoiLocator::kMethod;
   y << YAML::Key << "report" << YAML::Value << "roi/ (roi.json, template.png, matches.csv, crops.jpg)";
   y << YAML::EndMap;

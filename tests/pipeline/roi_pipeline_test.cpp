@@ -12,6 +12,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "../../examples/export_client/client_common.h"  // the example app's pre-processing, compiled here
 #include "data/preprocess.h"
 #include "export/export_test_support.h"
 #include "patchcore/model.h"
@@ -183,6 +184,52 @@ TEST(RoiTraining, TooFewMatchingImagesIsAUserErrorAndWritesNothing) {
   EXPECT_TRUE(!fs::exists(dir.path() / "out") || fs::is_empty(dir.path() / "out"));
 }
 
+TEST(RoiTraining, SkipsImagesBelowTheThresholdWithAWarningAndTakesTheRoiFromRoiImage) {
+  testing::TempDir dir;
+  const cv::Mat part = make_part(kPart);
+  const auto truths = roi_testing::write_dataset(dir.path() / "data", 5, kImage, part, kReference, 17);
+  cv::imwrite((dir.path() / "data/zz_empty.png").string(), roi_testing::background(kImage, 500));
+  // The ROI is given on a separate reference image, where the part sits elsewhere.
+  const cv::Point elsewhere(100, 80);
+  cv::imwrite((dir.path() / "reference.png").string(), scene(kImage, part, elsewhere, 501));
+  TrainOptions o = testing::fast_train_options(dir.path() / "data", dir.path() / "out");
+  o.roi.rect = cv::Rect(elsewhere, kPart);
+  o.roi.image = dir.path() / "reference.png";
+  o.roi.context = 8;
+  ::testing::internal::CaptureStderr();
+  const TrainReport report = train(o);
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(report.num_images, 5);
+  EXPECT_NE(log.find("skipping " + (dir.path() / "data/zz_empty.png").string() + ": ROI match score"),
+            std::string::npos)
+      << log;
+  const std::string csv = read_text(dir.path() / "out/wire/roi/matches.csv");
+  EXPECT_NE(csv.find("zz_empty.png,"), std::string::npos) << csv;
+  EXPECT_EQ(csv.substr(csv.size() - 3), ",0\n") << csv;  // zz_empty.png sorts last: used = 0
+  for (size_t i = 0; i < truths.size(); ++i) {
+    char row[64];
+    std::snprintf(row, sizeof row, "%03zu.png,%d,%d,", i, truths[i].x, truths[i].y);
+    EXPECT_NE(csv.find(row), std::string::npos) << row << "\n" << csv;
+  }
+  const auto json = nlohmann::json::parse(read_text(dir.path() / "out/wire/roi/roi.json"));
+  EXPECT_EQ(json.at("reference_image").get<std::string>(), (dir.path() / "reference.png").string());
+  EXPECT_EQ(json.at("template_rect").get<std::vector<int>>(),
+            (std::vector<int>{elsewhere.x - 8, elsewhere.y - 8, kPart.width + 16, kPart.height + 16}));
+}
+
+TEST(RoiTraining, WithoutRoiTheAspectRatioAdviceComparesTheTrainingImages) {
+  testing::TempDir dir;
+  roi_testing::write_dataset(dir.path() / "data", 2, kImage, make_part(kPart), kReference, 1);
+  TrainOptions o = testing::fast_train_options(dir.path() / "data", dir.path() / "out");
+  o.model.preprocessing.height = 32;  // 320 x 240 images (4:3) squashed into 32 x 96 (3:1)
+  o.model.preprocessing.width = 96;
+  ::testing::internal::CaptureStderr();
+  train(o);
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(log.find("320 x 240 pixels"), std::string::npos) << log;
+  EXPECT_NE(log.find("Consider --image-size"), std::string::npos) << log;
+}
+
 // Non-square model input end to end: a long strip at 160 x 448, exported, run in ONNX
 // Runtime on the crop an app makes with the locator from the ONNX metadata.
 TEST(RoiNonSquare, TrainPredictExportAndOnnxRuntimeAt160x448) {
@@ -231,11 +278,21 @@ TEST(RoiNonSquare, TrainPredictExportAndOnnxRuntimeAt160x448) {
   EXPECT_NE(ir.find("<roi_template_png value=\""), std::string::npos);
   EXPECT_EQ(metadata.at("patchcore.image_size"), "160,448");
 
-  PATCHCORE_REQUIRE_ONNXRUNTIME();
+  // The example client's preparation (examples/export_client/client_common.h) with that
+  // locator gives exactly the project's own pre-processing of the crop.
+  const client::PreparedInput prepared = client::prepare_input(test_image, 160, 448, "imagenet", &app_roi);
+  ASSERT_TRUE(prepared.roi_found);
+  EXPECT_EQ(prepared.roi, native.roi);
   Preprocessing spec;
   spec.height = 160;
   spec.width = 448;
-  const auto input = preprocess(app_roi.crop(test_image, m), spec).unsqueeze(0);
+  const auto input =
+      torch::from_blob(const_cast<float*>(prepared.chw.data()), {1, 3, 160, 448}, torch::kFloat).clone();
+  EXPECT_EQ(testing::relative_error(input, preprocess(app_roi.crop(test_image, m), spec).unsqueeze(0)), 0.0);
+  // Not found: nothing to feed.
+  EXPECT_FALSE(client::prepare_input(roi_testing::background(image, 301), 160, 448, "imagenet", &app_roi).roi_found);
+
+  PATCHCORE_REQUIRE_ONNXRUNTIME();
   const auto ort = export_testing::run_onnxruntime(model_dir / "strip.onnx", input, dir.path() / "ort");
   const auto& map = ort.outputs.at("anomaly_map");
   ASSERT_EQ(map.sizes(), torch::IntArrayRef({1, 1, 160, 448}));
