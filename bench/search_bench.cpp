@@ -2,8 +2,11 @@
 //   Native      search::ExactIndex (tiles of sgemm + SIMD running min), the default
 //   LibTorch    the code path before src/search existed: chunked at::mm distance matrix + min
 //   FaissFlat / FaissHnsw / FaissIvf   search::FaissIndex at the default parameters
-//   Sgemm       the GEMM of the same shape alone ([P,C] x [C,M] into a preallocated
-//               output): the machine's float32 throughput, the yardstick of the exact kernel
+//   Sgemm       oneDNN's sgemm of the same shape alone ([P,C] x [C,M] into a preallocated
+//               output, its own threading): the machine's float32 GEMM throughput, the
+//               yardstick of the exact kernel
+//   OpenBlasSgemm  the same product through at::mm (Debian's OpenBLAS): on CPUs OpenBLAS
+//               0.3.21 does not know it runs SSE3 kernels (OPENBLAS_VERBOSE=2 says "Prescott")
 // P = 784 queries (one 224x224 image's patches), C = 384 (resnet18) and 1536
 // (wide_resnet50_2), M = 1k, 10k, 100k bank rows (SEARCH_BANKS=1000,10000 to shorten).
 // TrainScoring/{LibTorch,Native}: one batch of 32 training images (25088 patches) against
@@ -13,6 +16,7 @@
 //   bash bench/search_table.sh   # runs it and prints the tables of docs/benchmarks.md
 #include <ATen/Parallel.h>
 #include <benchmark/benchmark.h>
+#include <oneapi/dnnl/dnnl.h>
 #include <omp.h>
 
 #include <cstdlib>
@@ -75,8 +79,18 @@ void libtorch_nearest(const torch::Tensor& x, const torch::Tensor& y, torch::Ten
 void BM_Sgemm(benchmark::State& state) {
   set_threads();
   const auto& d = data(state.range(0), state.range(1));
-  auto out = torch::empty({kQueries, state.range(1)});
-  out.fill_(0);  // touched once, outside the loop
+  const int64_t m = state.range(1), c = state.range(0);
+  auto out = torch::zeros({kQueries, m});  // touched once, outside the loop
+  for (auto _ : state)
+    dnnl_sgemm('N', 'T', kQueries, m, c, 1.0f, d.queries.data_ptr<float>(), c, d.bank.data_ptr<float>(), c, 0.0f,
+               out.data_ptr<float>(), m);
+  report(state, kQueries, m, c);
+}
+
+void BM_OpenBlasSgemm(benchmark::State& state) {
+  set_threads();
+  const auto& d = data(state.range(0), state.range(1));
+  auto out = torch::zeros({kQueries, state.range(1)});
   const auto yt = d.bank.t();
   for (auto _ : state) at::mm_out(out, d.queries, yt);
   report(state, kQueries, state.range(1), state.range(0));
@@ -142,6 +156,7 @@ void shapes(benchmark::internal::Benchmark* b) {
 }
 
 BENCHMARK(BM_Sgemm)->Apply(shapes);
+BENCHMARK(BM_OpenBlasSgemm)->Apply(shapes);
 BENCHMARK(BM_Native)->Apply(shapes);
 BENCHMARK(BM_LibTorch)->Apply(shapes);
 BENCHMARK_TEMPLATE(BM_Faiss, FaissIndexType::kFlat)->Name("BM_FaissFlat")->Apply(shapes);

@@ -8,7 +8,8 @@ PACKAGES=(
   libtorch-dev                 # LibTorch: tensors + CNN backbones
   libopenblas0-openmp          # optimised BLAS for LibTorch's matrix products (Debian's libtorch links the
                                # generic libblas.so.3; this takes over that alternative: ~5x faster scoring)
-  libfaiss-dev                 # nearest-neighbour search
+  libfaiss-dev                 # nearest-neighbour search (FAISS backend)
+  libdnnl-dev                  # oneDNN sgemm for the exact search kernel (the library LibTorch already loads)
   libopencv-dev                # image decoding, resizing, blur, template matching
   libyaml-cpp-dev              # config.yaml
   libcli11-dev                 # command line

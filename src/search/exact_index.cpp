@@ -1,6 +1,7 @@
 #include "search/exact_index.h"
 
 #include <ATen/Parallel.h>
+#include <oneapi/dnnl/dnnl.h>
 
 #include <algorithm>
 #include <cmath>
@@ -9,13 +10,6 @@
 
 #include "io/error.h"
 #include "search/kernels/reduce.h"
-
-// The Fortran BLAS entry point, from the libblas.so.3 LibTorch already loads
-// (OpenBLAS on Debian). Called from inside our parallel region, OpenBLAS runs it on
-// the calling thread.
-extern "C" void sgemm_(const char* transa, const char* transb, const int* m, const int* n, const int* k,
-                       const float* alpha, const float* a, const int* lda, const float* b, const int* ldb,
-                       const float* beta, float* c, const int* ldc);
 
 namespace patchcore::search {
 namespace {
@@ -30,12 +24,14 @@ constexpr float kInf = std::numeric_limits<float>::infinity();
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-// dots[r * cols + j] = x_r . y_j (row-major [rows, cols]), as the column-major product
-// y^T x computed by sgemm.
+// dots[r * cols + j] = x_r . y_j (row-major [rows, cols]) by oneDNN's sgemm, the GEMM
+// LibTorch itself loads: it picks its kernels from the CPU's ISA flags (AVX-512,
+// AVX2, ...), unlike Debian's OpenBLAS 0.3.21, which does not know recent Xeons and
+// falls back to SSE3 kernels there (6x slower; docs/benchmarks.md). Called inside our
+// parallel loop, it runs on the calling thread.
 void tile_dots(const float* x, int64_t rows, const float* y, int64_t cols, int64_t dim, float* dots) {
-  const int m = static_cast<int>(cols), n = static_cast<int>(rows), k = static_cast<int>(dim);
-  const float one = 1.0f, zero = 0.0f;
-  sgemm_("T", "N", &m, &n, &k, &one, y, &k, x, &k, &zero, dots, &m);
+  const dnnl_status_t status = dnnl_sgemm('N', 'T', rows, cols, dim, 1.0f, x, dim, y, dim, 0.0f, dots, cols);
+  if (status != dnnl_success) throw std::runtime_error("dnnl_sgemm failed with status " + std::to_string(status));
 }
 
 float* tile_buffer() {

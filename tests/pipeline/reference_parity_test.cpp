@@ -36,7 +36,10 @@ TEST_P(ReferenceParity, ImageScoresAndMapsMatchTheReference) {
   EXPECT_LT(testing::relative_error(embedding, ref.tensors.at("test_embedding")), 1e-4);
   const auto scores = model.score_embedding(embedding);
   EXPECT_LT(testing::relative_error(scores.image_scores, ref.tensors.at("image_scores")), 1e-4);
-  EXPECT_LT(testing::relative_error(scores.maps, ref.tensors.at("anomaly_maps")), 1e-4);
+  // Maps are blurred patch scores: the same bar as head_reference_test's patch scores (5e-4), since
+  // anomalib's float32 |x|^2 - 2x.y + |y|^2 cancels on resnet18 (|x|^2 ~ 1800, d^2 ~ 1) and the
+  // reference itself is ~1e-4 from the exact double distance; another GEMM's summation order moves it.
+  EXPECT_LT(testing::relative_error(scores.maps, ref.tensors.at("anomaly_maps")), 5e-4);
   // The defective test images (last two) outscore the good ones (first two).
   const auto s = scores.image_scores;
   EXPECT_GT(std::min(s[2].item<float>(), s[3].item<float>()), std::max(s[0].item<float>(), s[1].item<float>()));
