@@ -10,6 +10,7 @@
 
 #include "io/error.h"
 #include "search/kernels/reduce.h"
+#include "search/kernels/sorted_insert.h"
 
 namespace patchcore::search {
 namespace {
@@ -55,12 +56,6 @@ Plan make_plan(int64_t count, int64_t bank_rows) {
   return {query_blocks, parts};
 }
 
-std::vector<float> query_norms(const float* queries, int64_t count, int64_t dim) {
-  const auto rows = at::from_blob(const_cast<float*>(queries), {count, dim}, at::kFloat);
-  const auto norms = squared_norms(rows);
-  return std::vector<float>(norms.data_ptr<float>(), norms.data_ptr<float>() + count);
-}
-
 // Runs `reduce(tile, part, first_query)` over every tile of every work item in parallel.
 template <typename Reduce>
 void for_each_tile(const Plan& plan, const float* queries, int64_t count, const torch::Tensor& bank,
@@ -95,19 +90,27 @@ torch::Tensor squared_norms(const torch::Tensor& x) {
   return norms;
 }
 
-ExactIndex::ExactIndex(const torch::Tensor& bank) {
+torch::Tensor squared_norms(const float* rows, int64_t count, int64_t dim) {
+  return squared_norms(at::from_blob(const_cast<float*>(rows), {count, dim}, at::kFloat));
+}
+
+PreparedBank prepare_bank(const torch::Tensor& bank) {
   if (bank.dim() != 2 || bank.size(0) == 0 || bank.size(1) == 0)
     throw UserError("memory bank must be a non-empty [M, C] matrix, got shape " + std::to_string(bank.dim()) +
                     "-D with " + std::to_string(bank.numel()) + " values; retrain the model");
-  bank_ = bank.to(torch::kFloat).contiguous();
-  check_finite(bank_.data_ptr<float>(), bank_.size(0), bank_.size(1), "memory bank");
-  norms_ = squared_norms(bank_);
+  PreparedBank prepared;
+  prepared.rows = bank.to(torch::kFloat).contiguous();
+  check_finite(prepared.rows.data_ptr<float>(), prepared.rows.size(0), prepared.rows.size(1), "memory bank");
+  prepared.norms = squared_norms(prepared.rows);
+  return prepared;
 }
+
+ExactIndex::ExactIndex(const torch::Tensor& bank) : bank_(prepare_bank(bank)) {}
 
 void ExactIndex::nearest(const float* queries, int64_t count, float* distances, int64_t* indices) const {
   if (count == 0) return;
   check_finite(queries, count, dim(), "query feature");
-  const auto x_norms = query_norms(queries, count, dim());
+  const auto x_norms = squared_norms(queries, count, dim());
   const Plan plan = make_plan(count, size());
   // One (best, index) array per bank part; part 0 lives in the output arrays.
   std::vector<float> extra_best((plan.bank_parts - 1) * count, kInf);
@@ -115,7 +118,7 @@ void ExactIndex::nearest(const float* queries, int64_t count, float* distances, 
   std::fill(distances, distances + count, kInf);
   std::fill(indices, indices + count, -1);
   const auto kernel = kernels::nearest_kernel(active_simd());
-  for_each_tile(plan, queries, count, bank_, x_norms.data(), norms_.data_ptr<float>(),
+  for_each_tile(plan, queries, count, bank_.rows, x_norms.data_ptr<float>(), bank_.norms.data_ptr<float>(),
                 [&](const kernels::Tile& tile, int64_t part, int64_t q0) {
                   float* best = part == 0 ? distances : extra_best.data() + (part - 1) * count;
                   int64_t* index = part == 0 ? indices : extra_index.data() + (part - 1) * count;
@@ -136,12 +139,12 @@ void ExactIndex::knn(const float* queries, int64_t count, int64_t k, float* dist
                                 std::to_string(size()) + "]");
   if (count == 0) return;
   check_finite(queries, count, dim(), "query feature");
-  const auto x_norms = query_norms(queries, count, dim());
+  const auto x_norms = squared_norms(queries, count, dim());
   const Plan plan = make_plan(count, size());
   std::vector<float> best(plan.bank_parts * count * k, kInf);
   std::vector<int64_t> best_index(plan.bank_parts * count * k, -1);
   const auto kernel = kernels::knn_kernel(active_simd());
-  for_each_tile(plan, queries, count, bank_, x_norms.data(), norms_.data_ptr<float>(),
+  for_each_tile(plan, queries, count, bank_.rows, x_norms.data_ptr<float>(), bank_.norms.data_ptr<float>(),
                 [&](const kernels::Tile& tile, int64_t part, int64_t q0) {
                   const int64_t offset = (part * count + q0) * k;
                   kernel(tile, k, best.data() + offset, best_index.data() + offset);
@@ -153,16 +156,8 @@ void ExactIndex::knn(const float* queries, int64_t count, int64_t k, float* dist
     std::copy_n(best_index.data() + i * k, k, out_index);
     for (int64_t part = 1; part < plan.bank_parts; ++part) {  // merge: ascending parts, ties keep lower rows
       const int64_t offset = (part * count + i) * k;
-      for (int64_t j = 0; j < k && best[offset + j] < out[k - 1]; ++j) {
-        int64_t pos = k - 1;
-        while (pos > 0 && best[offset + j] < out[pos - 1]) {
-          out[pos] = out[pos - 1];
-          out_index[pos] = out_index[pos - 1];
-          --pos;
-        }
-        out[pos] = best[offset + j];
-        out_index[pos] = best_index[offset + j];
-      }
+      for (int64_t j = 0; j < k && best[offset + j] < out[k - 1]; ++j)
+        kernels::insert_sorted(best[offset + j], best_index[offset + j], k, out, out_index);
     }
     for (int64_t j = 0; j < k; ++j) out[j] = std::sqrt(out[j]);
   }

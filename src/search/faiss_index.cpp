@@ -7,7 +7,6 @@
 
 #include <cmath>
 
-#include "io/error.h"
 #include "search/exact_index.h"
 
 namespace patchcore::search {
@@ -64,14 +63,10 @@ float distance(const float* x, float x_norm, const float* y, float y_norm, int64
 
 }  // namespace
 
-FaissIndex::FaissIndex(const torch::Tensor& bank, const SearchOptions& options) : options_(options) {
-  if (bank.dim() != 2 || bank.size(0) == 0 || bank.size(1) == 0)
-    throw UserError("memory bank must be a non-empty [M, C] matrix; retrain the model");
+FaissIndex::FaissIndex(const torch::Tensor& bank, const SearchOptions& options)
+    : bank_(prepare_bank(bank)), options_(options) {
   validate(options);
-  bank_ = bank.to(torch::kFloat).contiguous();
-  check_finite(bank_.data_ptr<float>(), bank_.size(0), bank_.size(1), "memory bank");
-  norms_ = squared_norms(bank_);
-  index_ = build(bank_, options_);
+  index_ = build(bank_.rows, options_);
 }
 
 FaissIndex::~FaissIndex() = default;
@@ -86,10 +81,10 @@ void FaissIndex::knn(const float* queries, int64_t count, int64_t k, float* dist
   if (count == 0) return;
   check_finite(queries, count, dim(), "query feature");
   index_->search(count, queries, k, distances, indices);
-  const auto x_norms = squared_norms(at::from_blob(const_cast<float*>(queries), {count, dim()}, at::kFloat));
+  const auto x_norms = squared_norms(queries, count, dim());
   const float* xn = x_norms.data_ptr<float>();
-  const float* yn = norms_.data_ptr<float>();
-  const float* y = bank_.data_ptr<float>();
+  const float* yn = bank_.norms.data_ptr<float>();
+  const float* y = bank_.rows.data_ptr<float>();
   for (int64_t i = 0; i < count; ++i) {
     for (int64_t j = 0; j < k; ++j) {
       int64_t& row = indices[i * k + j];

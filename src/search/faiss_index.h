@@ -4,6 +4,7 @@
 // reported are recomputed with anomalib's expression so every backend scores alike.
 #include <memory>
 
+#include "search/exact_index.h"
 #include "search/index.h"
 #include "search/search_options.h"
 
@@ -20,16 +21,15 @@ class FaissIndex final : public Index {
   FaissIndex(const torch::Tensor& bank, const SearchOptions& options);
   ~FaissIndex() override;
 
-  int64_t size() const override { return bank_.size(0); }
-  int64_t dim() const override { return bank_.size(1); }
+  int64_t size() const override { return bank_.rows.size(0); }
+  int64_t dim() const override { return bank_.rows.size(1); }
   void nearest(const float* queries, int64_t count, float* distances, int64_t* indices) const override;
   void knn(const float* queries, int64_t count, int64_t k, float* distances, int64_t* indices) const override;
   std::string describe() const override;
   bool exact() const override { return options_.faiss_index == FaissIndexType::kFlat; }
 
  private:
-  torch::Tensor bank_;   // [M, C] contiguous float32
-  torch::Tensor norms_;  // [M]
+  PreparedBank bank_;
   SearchOptions options_;
   std::unique_ptr<faiss::Index> index_;
 };

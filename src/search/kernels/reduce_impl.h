@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "search/kernels/reduce.h"
+#include "search/kernels/sorted_insert.h"
 
 namespace patchcore::search::kernels::PATCHCORE_KERNEL_NS {
 namespace {
@@ -29,19 +30,6 @@ inline Floats squared_distance(Floats x_norm, Floats dots, Floats y_norm) {
 inline float squared_distance(float x_norm, float dot, float y_norm) {
   const float d = (x_norm - 2.0f * dot) + y_norm;
   return d > 0.0f ? d : 0.0f;
-}
-
-// Inserts (d, index) into the ascending list of k pairs if it belongs there.
-inline void insert(float d, int64_t index, int64_t k, float* list, int64_t* list_index) {
-  int64_t pos = k - 1;
-  if (!(d < list[pos])) return;  // callers visit increasing indices: a tie loses
-  while (pos > 0 && d < list[pos - 1]) {
-    list[pos] = list[pos - 1];
-    list_index[pos] = list_index[pos - 1];
-    --pos;
-  }
-  list[pos] = d;
-  list_index[pos] = index;
 }
 
 }  // namespace
@@ -91,10 +79,10 @@ void knn(const Tile& t, int64_t k, float* best, int64_t* best_index) {
       bool any = false;
       for (int l = 0; l < kWidth; ++l) any |= candidate[l] != 0;
       if (!any) continue;
-      for (int l = 0; l < kWidth; ++l) insert(d[l], t.col0 + j + l, k, list, list_index);
+      for (int l = 0; l < kWidth; ++l) insert_sorted(d[l], t.col0 + j + l, k, list, list_index);
     }
     for (; j < t.cols; ++j)
-      insert(squared_distance(t.x_norms[r], dots[j], t.y_norms[j]), t.col0 + j, k, list, list_index);
+      insert_sorted(squared_distance(t.x_norms[r], dots[j], t.y_norms[j]), t.col0 + j, k, list, list_index);
   }
 }
 
