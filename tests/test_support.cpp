@@ -1,7 +1,9 @@
 #include "test_support.h"
 
 #include <cstdlib>
+#include <fstream>
 #include <random>
+#include <sstream>
 
 namespace patchcore::testing {
 
@@ -15,6 +17,13 @@ double relative_error(const torch::Tensor& actual, const torch::Tensor& expected
   auto b = expected.to(torch::kDouble);
   const double scale = b.abs().max().item<double>();
   return (a - b).abs().max().item<double>() / (scale > 0 ? scale : 1.0);
+}
+
+std::string read_file(const std::filesystem::path& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
 }
 
 TempDir::TempDir() {

@@ -17,6 +17,9 @@ std::filesystem::path shared_dir();
 // max|a-b| / max|b|, the "relative (max-abs over max-abs)" of shared/reference/README.md.
 double relative_error(const torch::Tensor& actual, const torch::Tensor& expected);
 
+// The whole file's bytes ("" when it cannot be opened).
+std::string read_file(const std::filesystem::path& path);
+
 // A fresh empty temporary folder, removed when the object dies.
 class TempDir {
  public:

@@ -2,36 +2,21 @@
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 
-#include <array>
 #include <cstdio>
 #include <fstream>
 #include <map>
 
 #include "pipeline/demo_dataset.h"
+#include "cli_support.h"
 #include "test_support.h"
 
 namespace patchcore {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::contains;
+using testing::run;
 using testing::TempDir;
-
-struct RunResult {
-  int exit_code;
-  std::string output;  // stdout + stderr
-};
-
-RunResult run(const std::string& args) {
-  const std::string command = std::string(PATCHCORE_CLI) + " " + args + " 2>&1";
-  FILE* pipe = popen(command.c_str(), "r");
-  std::string output;
-  std::array<char, 4096> buffer{};
-  while (size_t n = fread(buffer.data(), 1, buffer.size(), pipe)) output.append(buffer.data(), n);
-  const int status = pclose(pipe);
-  return {WEXITSTATUS(status), output};
-}
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 class CliTest : public ::testing::Test {
  protected:
@@ -154,7 +139,7 @@ TEST_F(CliTest, FaissSettingsWithoutUseFaissAreRefused) {
   EXPECT_EQ(run(train_args() + " --use-faiss --faiss-index pq").exit_code, 1);
 }
 
-// Predicts the test images with the model trained by `extra` flags; image -> score.
+// image -> score of a results.json written by `patchcore predict`.
 std::map<std::string, double> scores_of(const fs::path& results_json) {
   std::ifstream in(results_json);
   std::map<std::string, double> out;
@@ -171,8 +156,7 @@ TEST_F(CliTest, UseFaissFlatScoresLikeTheNativeKernelAndHnswReportsItsRecall) {
     const auto out = dir_.path() / ("model" + std::to_string(scores.size()));
     fs::create_directories(out);
     fs::rename(dir_.path() / "out/wire", out / "wire");
-    std::ifstream config(out / "wire/config.yaml");
-    const std::string yaml((std::istreambuf_iterator<char>(config)), std::istreambuf_iterator<char>());
+    const std::string yaml = testing::read_file(out / "wire/config.yaml");
     const bool hnsw = contains(flags, "hnsw");
     EXPECT_TRUE(contains(yaml, hnsw ? "faiss hnsw" : flags == "--use-faiss" ? "faiss flat" : "exact native")) << yaml;
     EXPECT_EQ(contains(yaml, "recall_at_1:"), hnsw) << yaml;

@@ -7,49 +7,26 @@
 
 #include <unistd.h>
 
-#include <array>
 #include <cstdio>
 #include <fstream>
-#include <sstream>
 
 #include "data/roi.h"
 #include "roi_scene.h"
+#include "cli_support.h"
 #include "test_support.h"
 
 namespace patchcore {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::contains;
+using testing::run;
+using testing::run_shell;
 using testing::TempDir;
 
 const cv::Size kImage(320, 240);
 const cv::Point kReference(112, 88);
 const cv::Size kPart(96, 64);
-
-struct RunResult {
-  int exit_code;
-  std::string output;
-};
-
-RunResult run_shell(const std::string& command) {
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  std::string output;
-  std::array<char, 4096> buffer{};
-  while (size_t n = fread(buffer.data(), 1, buffer.size(), pipe)) output.append(buffer.data(), n);
-  const int status = pclose(pipe);
-  return {WEXITSTATUS(status), output};
-}
-
-RunResult run(const std::string& args) { return run_shell(std::string(PATCHCORE_CLI) + " " + args); }
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
-
-std::string read_text(const fs::path& path) {
-  std::ifstream f(path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
 
 class RoiCli : public ::testing::Test {
  protected:
@@ -82,7 +59,7 @@ TEST_F(RoiCli, TrainWithRoiRectThenPredictAndExportKeepTheRoi) {
   const fs::path model = out() / "wire";
   for (const char* file : {"roi/roi.json", "roi/template.png", "roi/matches.csv", "roi/crops.jpg", "wire.onnx"})
     EXPECT_TRUE(fs::exists(model / file)) << file;
-  EXPECT_TRUE(contains(read_text(model / "config.yaml"), "roi:")) << read_text(model / "config.yaml");
+  EXPECT_TRUE(contains(testing::read_file(model / "config.yaml"), "roi:")) << testing::read_file(model / "config.yaml");
 
   // Test images: the part shifted, and a background without it.
   const fs::path test = dir_.path() / "test";
@@ -113,8 +90,8 @@ TEST_F(RoiCli, TrainWithRoiRectThenPredictAndExportKeepTheRoi) {
   // `patchcore export` keeps the ROI in the exported files' metadata.
   auto exported = run("export --model " + model.string() + " --fp16");
   ASSERT_EQ(exported.exit_code, 0) << exported.output;
-  EXPECT_TRUE(contains(read_text(model / "wire.onnx"), "patchcore.roi_rect"));
-  EXPECT_TRUE(contains(read_text(model / "wire.xml"), "<roi_rect value=\"112,88,96,64\""));
+  EXPECT_TRUE(contains(testing::read_file(model / "wire.onnx"), "patchcore.roi_rect"));
+  EXPECT_TRUE(contains(testing::read_file(model / "wire.xml"), "<roi_rect value=\"112,88,96,64\""));
   EXPECT_TRUE(fs::exists(model / "roi/roi.json"));
 }
 
@@ -191,9 +168,9 @@ TEST_F(RoiCli, InteractiveSelectionUnderXvfbLandsInRoiJson) {
   const fs::path script_file = dir_.path() / "drive.sh";
   std::ofstream(script_file) << script.str();
   const auto r = run_shell("bash " + script_file.string());
-  const std::string train_log = read_text(log);
+  const std::string train_log = testing::read_file(log);
   ASSERT_TRUE(contains(r.output, "train exit code 0")) << r.output << "\n" << train_log;
-  const auto json = nlohmann::json::parse(read_text(out() / "wire/roi/roi.json"));
+  const auto json = nlohmann::json::parse(testing::read_file(out() / "wire/roi/roi.json"));
   const auto rect = json.at("rect").get<std::vector<int>>();
   ASSERT_EQ(rect.size(), 4u);
   EXPECT_EQ(rect, (std::vector<int>{want.x, want.y, want.width, want.height})) << train_log;

@@ -50,13 +50,6 @@ struct IrModel {
   const IrLayer& layer(int id) const { return layers.at(index.at(id)); }
 };
 
-std::string read_file(const std::filesystem::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
 std::vector<int64_t> parse_ints(const std::string& s) {
   std::vector<int64_t> v;
   std::stringstream ss(s);
@@ -102,7 +95,7 @@ IrModel read_ir(const std::filesystem::path& xml, const std::filesystem::path& b
     m.edges.emplace_back(fl, fp, tl, tp);
     m.edge_to_src[{tl, tp}] = {fl, fp};
   }
-  m.bin = read_file(bin);
+  m.bin = testing::read_file(bin);
   return m;
 }
 

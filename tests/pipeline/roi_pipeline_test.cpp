@@ -10,7 +10,6 @@
 
 #include <cmath>
 #include <fstream>
-#include <sstream>
 
 #include "../../examples/export_client/client_common.h"  // the example app's pre-processing, compiled here
 #include "data/preprocess.h"
@@ -32,13 +31,6 @@ using roi_testing::scene;
 const cv::Size kImage(320, 240);
 const cv::Point kReference(112, 88);
 const cv::Size kPart(96, 64);
-
-std::string read_text(const fs::path& path) {
-  std::ifstream f(path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
 
 class RoiPipeline : public ::testing::Test {
  protected:
@@ -77,7 +69,7 @@ std::vector<cv::Point>* RoiPipeline::truths_ = nullptr;
 
 TEST_F(RoiPipeline, TrainingWritesTheRoiReportWithTheTruePositions) {
   const fs::path roi = model_dir("roi") / "roi";
-  const auto json = nlohmann::json::parse(read_text(roi / "roi.json"));
+  const auto json = nlohmann::json::parse(testing::read_file(roi / "roi.json"));
   EXPECT_EQ(json.at("rect").get<std::vector<int>>(), (std::vector<int>{112, 88, 96, 64}));
   EXPECT_EQ(json.at("template_size").get<std::vector<int>>(), (std::vector<int>{96, 64}));
   EXPECT_DOUBLE_EQ(json.at("threshold").get<double>(), 0.5);
@@ -203,7 +195,7 @@ TEST(RoiTraining, SkipsImagesBelowTheThresholdWithAWarningAndTakesTheRoiFromRoiI
   EXPECT_NE(log.find("skipping " + (dir.path() / "data/zz_empty.png").string() + ": ROI match score"),
             std::string::npos)
       << log;
-  const std::string csv = read_text(dir.path() / "out/wire/roi/matches.csv");
+  const std::string csv = testing::read_file(dir.path() / "out/wire/roi/matches.csv");
   EXPECT_NE(csv.find("zz_empty.png,"), std::string::npos) << csv;
   EXPECT_EQ(csv.substr(csv.size() - 3), ",0\n") << csv;  // zz_empty.png sorts last: used = 0
   for (size_t i = 0; i < truths.size(); ++i) {
@@ -211,7 +203,7 @@ TEST(RoiTraining, SkipsImagesBelowTheThresholdWithAWarningAndTakesTheRoiFromRoiI
     std::snprintf(row, sizeof row, "%03zu.png,%d,%d,", i, truths[i].x, truths[i].y);
     EXPECT_NE(csv.find(row), std::string::npos) << row << "\n" << csv;
   }
-  const auto json = nlohmann::json::parse(read_text(dir.path() / "out/wire/roi/roi.json"));
+  const auto json = nlohmann::json::parse(testing::read_file(dir.path() / "out/wire/roi/roi.json"));
   EXPECT_EQ(json.at("reference_image").get<std::string>(), (dir.path() / "reference.png").string());
   EXPECT_EQ(json.at("template_rect").get<std::vector<int>>(),
             (std::vector<int>{elsewhere.x - 8, elsewhere.y - 8, kPart.width + 16, kPart.height + 16}));
@@ -273,7 +265,7 @@ TEST(RoiNonSquare, TrainPredictExportAndOnnxRuntimeAt160x448) {
   EXPECT_LE(std::abs(m.rect.x - truth.x), 1);
   EXPECT_LE(std::abs(m.rect.y - truth.y), 1);
   EXPECT_EQ(m.rect, native.roi);
-  const std::string ir = read_text(model_dir / "strip.xml");
+  const std::string ir = testing::read_file(model_dir / "strip.xml");
   EXPECT_NE(ir.find("<roi_rect value=\"100,70,280,100\""), std::string::npos);
   EXPECT_NE(ir.find("<roi_template_png value=\""), std::string::npos);
   EXPECT_EQ(metadata.at("patchcore.image_size"), "160,448");
