@@ -9,6 +9,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <sstream>
 
 #include "data/roi.h"
 #include "roi_scene.h"

@@ -10,6 +10,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <sstream>
 
 #include "../../examples/export_client/client_common.h"  // the example app's pre-processing, compiled here
 #include "data/preprocess.h"
