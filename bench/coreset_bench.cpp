@@ -15,6 +15,7 @@
 #include <string>
 
 #include "head/coreset.h"
+#include "head/k_center_greedy.h"
 
 namespace {
 

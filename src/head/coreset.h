@@ -1,12 +1,12 @@
 #pragma once
 // Coreset subsampling of the memory bank: greedy k-center on a sparse random
-// projection (anomalib's KCenterGreedy + SparseRandomProjection).
+// projection (anomalib's KCenterGreedy + SparseRandomProjection); the greedy itself is
+// in head/k_center_greedy.h.
 #include <torch/types.h>
 
 #include <cstdint>
 #include <vector>
 
-#include "io/progress.h"
 
 namespace patchcore {
 
@@ -31,13 +31,6 @@ class SparseRandomProjection {
  private:
   torch::Tensor components_;
 };
-
-// Greedy k-center selection of `size` rows of `features` [N, D]: start from a seeded
-// random row, repeatedly take the row farthest from everything chosen so far.
-// Memory: O(N) beyond the input; distance updates are vectorised, no per-iteration
-// allocation. Returns row indices in selection order.
-std::vector<int64_t> k_center_greedy(const torch::Tensor& features, int64_t size, uint64_t seed,
-                                     const ProgressCallback& progress = {});
 
 // Largest distance from any row of `bank` to its nearest selected row (the k-center
 // objective), for checking coreset quality.

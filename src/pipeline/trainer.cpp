@@ -12,6 +12,7 @@
 #include "backbone/weight_source.h"
 #include "data/dataset.h"
 #include "head/coreset.h"
+#include "head/k_center_greedy.h"
 #include "head/scorer.h"
 #include "io/atomic_file.h"
 #include "io/error.h"

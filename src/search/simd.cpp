@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <ostream>
 
 #include "io/error.h"
 
@@ -31,6 +32,8 @@ std::string to_string(SimdLevel level) {
   }
   return "scalar";
 }
+
+std::ostream& operator<<(std::ostream& out, SimdLevel level) { return out << to_string(level); }
 
 SimdLevel simd_level_from_string(const std::string& name) {
   if (name == "scalar") return SimdLevel::kScalar;

@@ -2,6 +2,7 @@
 // Run-time choice of the vector instruction set for the hand-written search kernels.
 // The product is compiled for baseline x86-64; the AVX2 / AVX-512 kernels live in
 // separately compiled files and are only called when the CPU reports the feature.
+#include <iosfwd>
 #include <optional>
 #include <string>
 
@@ -10,6 +11,7 @@ namespace patchcore::search {
 enum class SimdLevel { kScalar, kAvx2, kAvx512 };
 
 std::string to_string(SimdLevel level);
+std::ostream& operator<<(std::ostream& out, SimdLevel level);  // the to_string name
 // "scalar" | "avx2" | "avx512"; throws UserError naming the accepted values.
 SimdLevel simd_level_from_string(const std::string& name);
 

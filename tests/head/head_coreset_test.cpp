@@ -1,15 +1,27 @@
+#include <ATen/Parallel.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
+#include <random>
 #include <set>
 #include <vector>
 
 #include "head/coreset.h"
+#include "head/k_center_greedy.h"
+#include "head/seeded_random.h"
 #include "io/error.h"
+#include "reference/full_scan_greedy.h"
+#include "search/simd.h"
 
 namespace patchcore {
 namespace {
+
+// The start row k_center_greedy draws for a seed (documented: uniform_below on mt19937_64).
+int64_t start_row(const torch::Tensor& x, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  return static_cast<int64_t>(uniform_below(rng, static_cast<uint64_t>(x.size(0))));
+}
 
 TEST(JohnsonLindenstrauss, ClosedForm) {
   // eps = 0.9: eps^2/2 - eps^3/3 = 0.405 - 0.243 = 0.162.
@@ -138,6 +150,64 @@ TEST(KCenterGreedy, MatchesNaiveReference) {
   }
   EXPECT_GT(candidates, 0);
   EXPECT_GE(matches, 1);
+}
+
+// Blobs in a few dimensions (where the triangle inequality prunes most clusters), with
+// duplicated rows and points on an integer grid (exact ties, and near-ties after rounding).
+torch::Tensor clustered_points(int64_t rows, int64_t dim, uint64_t seed) {
+  at::manual_seed(seed);
+  const auto centres = at::randn({40, dim}) * 10;
+  const auto which = at::randint(40, {rows}, at::kLong);
+  auto x = centres.index_select(0, which) + at::randn({rows, dim});
+  x.narrow(0, 0, rows / 10).copy_(at::round(x.narrow(0, 0, rows / 10)));  // grid points
+  x.narrow(0, rows / 10, rows / 20).copy_(x.narrow(0, 0, rows / 20));    // duplicates
+  return x.contiguous();
+}
+
+class PrunedGreedy : public ::testing::TestWithParam<search::SimdLevel> {
+ protected:
+  void SetUp() override {
+    if (GetParam() > search::detected_simd()) GTEST_SKIP() << "this CPU lacks " << search::to_string(GetParam());
+    search::force_simd(GetParam());
+  }
+  void TearDown() override { search::force_simd(std::nullopt); }
+};
+
+TEST_P(PrunedGreedy, SelectsExactlyWhatTheFullScanSelects) {
+  const int saved_threads = at::get_num_threads();
+  for (const int64_t dim : {3, 16, 37}) {
+    const auto x = clustered_points(3000, dim, 5 + dim);
+    for (const int threads : {1, 3}) {
+      at::set_num_threads(threads);
+      const auto got = k_center_greedy(x, 300, 11);
+      const auto stats = last_greedy_stats();
+      const int64_t start = start_row(x, 11);
+      EXPECT_EQ(got, reference::full_scan_greedy(x, 300, start)) << "dim " << dim << ", threads " << threads;
+      // The pruning must actually skip most row visits on clustered data.
+      EXPECT_EQ(stats.steps, 300);
+      EXPECT_LT(stats.row_visits, stats.steps * stats.rows / 4) << "dim " << dim;
+    }
+  }
+  at::set_num_threads(saved_threads);
+}
+
+TEST_P(PrunedGreedy, LargeNormsAndTinyDistances) {
+  // Rows far from the origin, close to each other: the rounding margin of the skip test
+  // matters here (distances are small next to the norms being subtracted).
+  auto x = clustered_points(2000, 24, 3) * 0.01 + 100.0;
+  const auto got = k_center_greedy(x, 200, 4);
+  EXPECT_EQ(got, reference::full_scan_greedy(x, 200, start_row(x, 4)));
+}
+
+INSTANTIATE_TEST_SUITE_P(Levels, PrunedGreedy,
+                         ::testing::Values(search::SimdLevel::kScalar, search::SimdLevel::kAvx2,
+                                           search::SimdLevel::kAvx512),
+                         [](const auto& info) { return search::to_string(info.param); });
+
+TEST(KCenterGreedy, RefusesNonFiniteFeatures) {
+  auto x = at::randn({50, 8});
+  x[17][3] = std::nan("");
+  EXPECT_THROW(k_center_greedy(x, 5, 0), UserError);
 }
 
 TEST(CoresetRadius, HandWorked) {

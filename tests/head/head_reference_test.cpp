@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "head/coreset.h"
+#include "head/k_center_greedy.h"
 #include "head/embedding.h"
 #include "head/scorer.h"
 #include "io/safetensors.h"
