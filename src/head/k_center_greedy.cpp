@@ -30,7 +30,7 @@ double lap(Clock::time_point& t) {
 }
 
 constexpr float kInf = std::numeric_limits<float>::infinity();
-constexpr int64_t kPieceRows = 1024;    // rows per parallel work item
+constexpr int64_t kPieceRows = 512;     // rows per parallel work item
 constexpr int64_t kParallelPieces = 8;  // fewer pieces run on one thread: waking threads costs more
 
 constexpr int64_t kPivots = 8;            // orthonormal directions for the per-row bound
@@ -143,20 +143,24 @@ class PrunedGreedy {
   // Pivots: the principal axes of a sample of rows (any orthonormal set keeps the bound
   // valid, so the selection never depends on them; good axes make it tight).
   void compute_pivots(const torch::Tensor& x) {
-    pivot_count_ = std::min<int64_t>(kPivots, dim_);
-    if (n_ < 2 * kPivots) {
-      pivot_count_ = 0;
-      return;
-    }
+    if (n_ < 2 * kPivots || dim_ < 2 * kPivots) return;  // too small to be worth it: no pivots
+    pivot_count_ = kPivots;
     const int64_t stride = std::max<int64_t>(1, n_ / kPivotSampleRows);
     auto sample = x.slice(0, 0, n_, stride).to(at::kDouble);
-    sample -= sample.mean(0);
+    sample = sample - sample.mean(0);
     const auto axes = std::get<1>(at::linalg_eigh(sample.t().mm(sample)));  // ascending eigenvalues
     const auto directions = axes.slice(1, dim_ - pivot_count_, dim_).contiguous();  // [dim, P]
-    pivots_.resize(n_ * pivot_count_);
-    auto out = at::from_blob(pivots_.data(), {n_, pivot_count_}, at::kDouble);
+    const double* dir = directions.data_ptr<double>();
+    // Row by row into the final array: no per-chunk temporaries (fresh pages are expensive).
+    pivots_.resize(n_ * kPivots);
     at::parallel_for(0, n_, 4096, [&](int64_t begin, int64_t end) {
-      out.slice(0, begin, end).copy_(x.slice(0, begin, end).to(at::kDouble).mm(directions));
+      for (int64_t i = begin; i < end; ++i) {
+        const float* row = data_ + i * dim_;
+        double acc[kPivots] = {};
+        for (int64_t d = 0; d < dim_; ++d)
+          for (int64_t k = 0; k < kPivots; ++k) acc[k] += double(row[d]) * dir[d * kPivots + k];
+        std::copy(acc, acc + kPivots, pivots_.begin() + i * kPivots);
+      }
     });
   }
 
@@ -220,12 +224,14 @@ class PrunedGreedy {
     }
     const coreset_kernels::Rows rows{data_,          dim_,           norms_.data(), min_d_.data(),
                                      owner_.data(), pivots_.data(), pivot_count_};
-    std::vector<int64_t> computed(pieces_.size());
-    at::parallel_for(0, static_cast<int64_t>(pieces_.size()), kParallelPieces, [&](int64_t begin, int64_t end) {
-      for (int64_t p = begin; p < end; ++p)
-        computed[p] = kernels_.update(rows, pieces_[p].rows, pieces_[p].count, pieces_[p].skip_below, c);
-    });
-    for (const int64_t k : computed) stats_.row_visits += k;
+    const auto count = static_cast<int64_t>(pieces_.size());
+    int64_t computed = 0;
+    // Dynamic: the bounds leave very different work in pieces of equal size.
+#pragma omp parallel for schedule(dynamic, 1) num_threads(at::get_num_threads()) \
+    if (count >= kParallelPieces) reduction(+ : computed)
+    for (int64_t p = 0; p < count; ++p)
+      computed += kernels_.update(rows, pieces_[p].rows, pieces_[p].count, pieces_[p].skip_below, c);
+    stats_.row_visits += computed;
   }
 
   // Moves the rows that the new centre `id` took over into its cluster.
