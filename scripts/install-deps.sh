@@ -1,8 +1,19 @@
 #!/usr/bin/env bash
 # Installs every Debian package the build, tests, benchmarks and demo need.
 # Idempotent and non-interactive: safe to run again on a machine that has them.
+#   --no-test-deps   only what building the library and the CLI needs (the Dockerfile's build stage):
+#                    skips the entries marked test: below and the ONNX Runtime test folder.
 set -euo pipefail
 
+WITH_TEST_DEPS=1
+for arg in "$@"; do
+  case $arg in
+    --no-test-deps) WITH_TEST_DEPS=0 ;;
+    *) echo "install-deps: unknown option $arg (known: --no-test-deps)" >&2; exit 2 ;;
+  esac
+done
+
+# One list. "test:" marks what only the tests, benchmarks and the demo use (--no-test-deps skips it).
 PACKAGES=(
   build-essential cmake ninja-build pkg-config git ca-certificates
   libtorch-dev                 # LibTorch: tensors + CNN backbones
@@ -16,16 +27,18 @@ PACKAGES=(
   nlohmann-json3-dev           # safetensors headers, TF.js model.json, results.json
   libssl-dev                   # SHA-256
   libcurl4-openssl-dev         # weight download
-  libgtest-dev libgmock-dev    # tests
-  libbenchmark-dev             # benchmarks
-  libonnx-dev protobuf-compiler libprotobuf-dev python3-onnx  # ONNX export + checker
+  test:libgtest-dev test:libgmock-dev  # tests
+  test:python3-sklearn         # tests: scikit-learn as the reference for the eval metrics
+  test:libbenchmark-dev        # benchmarks
+  libonnx-dev protobuf-compiler libprotobuf-dev test:python3-onnx  # ONNX export + checker
   libpugixml-dev               # OpenVINO IR XML
-  nodejs npm                   # ONNX Runtime (npm onnxruntime-node) for the export tests
-  xvfb xdotool                 # tests: the interactive `train --roi` window, driven in a virtual X server
+  test:nodejs test:npm         # ONNX Runtime (npm onnxruntime-node) for the export tests
+  test:xvfb test:xdotool       # tests: the interactive `train --roi` window, driven in a virtual X server
 )
 
 missing=()
 for p in "${PACKAGES[@]}"; do
+  if [[ $p == test:* ]]; then ((WITH_TEST_DEPS)) || continue; p=${p#test:}; fi
   # node/npm may come from elsewhere (e.g. a newer Node.js); only install Debian's if absent
   if [[ $p == nodejs || $p == npm ]] && command -v "${p/nodejs/node}" >/dev/null; then continue; fi
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -37,8 +50,9 @@ if ((${#missing[@]})); then
   $SUDO apt-get update -q
   $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 else
-  echo "install-deps: all ${#PACKAGES[@]} packages already installed"
+  echo "install-deps: all packages already installed"
 fi
 
 # ONNX Runtime for the export tests (test-only folder tests/runtime/node_modules).
+((WITH_TEST_DEPS)) || exit 0
 bash "$(dirname "${BASH_SOURCE[0]}")/install-onnxruntime.sh"

@@ -26,6 +26,12 @@ std::string read_file(const std::filesystem::path& path) {
   return ss.str();
 }
 
+std::string python_with(const std::string& modules) {
+  for (const std::string python : {"python3", "/usr/bin/python3"})
+    if (std::system((python + " -c 'import " + modules + "' >/dev/null 2>&1").c_str()) == 0) return python;
+  return "";
+}
+
 TempDir::TempDir() {
   std::random_device rd;
   path_ = std::filesystem::temp_directory_path() / ("patchcore-test-" + std::to_string(rd()));

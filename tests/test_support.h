@@ -20,6 +20,11 @@ double relative_error(const torch::Tensor& actual, const torch::Tensor& expected
 // The whole file's bytes ("" when it cannot be opened).
 std::string read_file(const std::filesystem::path& path);
 
+// A Python interpreter that imports `modules` (e.g. "sklearn, scipy"), for tests that use
+// Python packages as the reference: `python3` on the PATH, else Debian's /usr/bin/python3
+// (where python3-sklearn installs, when another python3 comes first on the PATH); "" if none.
+std::string python_with(const std::string& modules);
+
 // A fresh empty temporary folder, removed when the object dies.
 class TempDir {
  public:

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "patchcore/error.h"  // patchcore::UserError, thrown for anything the user can fix
 #include "patchcore/roi.h"
 
 namespace patchcore {

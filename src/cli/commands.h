@@ -17,5 +17,6 @@ Command add_predict_command(CLI::App& app);
 Command add_export_command(CLI::App& app);
 Command add_demo_data_command(CLI::App& app);
 Command add_fetch_weights_command(CLI::App& app);
+Command add_eval_command(CLI::App& app);
 
 }  // namespace patchcore::cli

@@ -12,6 +12,9 @@ Command add_demo_data_command(CLI::App& app) {
   auto options = std::make_shared<DemoDatasetOptions>();
   cmd->add_option("--output", *root, "Folder to create")->required();
   cmd->add_option("--train-images", options->train_images, "Good training images")->capture_default_str();
+  cmd->add_option("--test-good", options->test_good, "Good test images")->capture_default_str();
+  cmd->add_option("--test-per-defect", options->test_per_defect, "Test images per defect type")
+      ->capture_default_str();
   cmd->add_option("--size", options->size, "Image side in pixels")->capture_default_str();
   cmd->add_option("--seed", options->seed, "Random seed")->capture_default_str();
   return {cmd, [root, options]() {

@@ -10,6 +10,7 @@
 #include "cli/commands.h"
 #include "cli/threads.h"
 #include "data/dataset.h"
+#include "data/overlay.h"
 #include "data/preprocess.h"
 #include "io/atomic_file.h"
 #include "io/error.h"
@@ -23,20 +24,12 @@ namespace fs = std::filesystem;
 // "test/crack/001.png" below the input folder -> "test__crack__001": unique names
 // for the files written per image, even when sub-folders repeat file names.
 std::string output_stem(const fs::path& image, const fs::path& input_root) {
-  fs::path relative = fs::is_directory(input_root) ? fs::relative(image, input_root) : image.filename();
+  // lexically: fs::relative resolves symbolic links, which turns a linked image into "..__..__<target path>"
+  fs::path relative = fs::is_directory(input_root) ? image.lexically_relative(input_root) : image.filename();
   relative.replace_extension();
   std::string stem = relative.generic_string();
   for (size_t pos = 0; (pos = stem.find('/', pos)) != std::string::npos;) stem.replace(pos, 1, "__");
   return stem;
-}
-
-// Heat map over the image: map / pixel_scale in JET colours, 50% blend.
-cv::Mat overlay(const cv::Mat& image_bgr, const cv::Mat& map, double pixel_scale) {
-  cv::Mat normalised, heat, blended;
-  map.convertTo(normalised, CV_8UC1, 255.0 / std::max(pixel_scale, 1e-12));
-  cv::applyColorMap(normalised, heat, cv::COLORMAP_JET);
-  cv::addWeighted(image_bgr, 0.5, heat, 0.5, 0.0, blended);
-  return blended;
 }
 
 // ROI models: the heat map over the located ROI only, on the full image, with the ROI
@@ -44,7 +37,7 @@ cv::Mat overlay(const cv::Mat& image_bgr, const cv::Mat& map, double pixel_scale
 cv::Mat roi_overlay(const cv::Mat& image_bgr, const Prediction& p, double pixel_scale, double roi_threshold) {
   cv::Mat out = image_bgr.clone();
   if (p.roi_found) {
-    overlay(image_bgr(p.roi), p.anomaly_map(p.roi), pixel_scale).copyTo(out(p.roi));
+    heat_overlay(image_bgr(p.roi), p.anomaly_map(p.roi), pixel_scale).copyTo(out(p.roi));
     cv::rectangle(out, p.roi, cv::Scalar(0, 255, 0), 2);
   } else {
     char text[96];
@@ -74,7 +67,7 @@ Command add_predict_command(CLI::App& app) {
   cmd->add_option("--input", o->input, "An image file, or a folder (searched recursively)")->required();
   cmd->add_option("--output", o->output, "Folder for results.json, overlays and maps")->capture_default_str();
   cmd->add_option("--threshold", o->threshold,
-                  "Score above which an image is anomalous (default: max_score of norm_stats.txt)");
+                  "Score above which an image is anomalous (default: image_threshold of norm_stats.txt, else its max_score)");
   cmd->add_flag("--save-maps", o->save_maps, "Also write each raw anomaly map as maps/<name>.tiff (32-bit float)");
   cmd->add_option("--batch-size", o->batch_size, "Images per backbone pass")->capture_default_str();
   cmd->add_option("--threads", o->threads, "CPU threads (0 = all cores)")->capture_default_str();
@@ -89,9 +82,7 @@ Command add_predict_command(CLI::App& app) {
             if (o->save_maps) fs::create_directories(o->output / "maps", ec);
             if (ec) throw UserError("cannot create " + o->output.string() + ": " + ec.message());
 
-            // Overlay colour scale: the highest training pixel maps to mid-scale, so
-            // good parts stay blue and defects turn red, the same for every image.
-            const double pixel_scale = 2.0 * model.summary().max_training_pixel;
+            const double pixel_scale = overlay_pixel_scale(model.summary().max_training_pixel);
             nlohmann::json results = nlohmann::json::array();
             std::printf("%-60s %12s  %s\n", "image", "score", "result");
             const auto start = std::chrono::steady_clock::now();
@@ -127,7 +118,7 @@ Command add_predict_command(CLI::App& app) {
                 results.push_back(entry);
                 write_image(o->output / "overlays" / (stem + ".png"),
                             roi ? roi_overlay(batch[k], p, pixel_scale, roi_threshold)
-                                : overlay(batch[k], p.anomaly_map, pixel_scale));
+                                : heat_overlay(batch[k], p.anomaly_map, pixel_scale));
                 if (o->save_maps) write_image(o->output / "maps" / (stem + ".tiff"), p.model_map);
               }
             }

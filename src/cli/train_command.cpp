@@ -63,6 +63,14 @@ Command add_train_command(CLI::App& app) {
                   "Default: the cache ($PATCHCORE_HOME or ~/.cache/patchcore), else download");
   cmd->add_option("--seed", options->model.seed, "Seed of the coreset selection")->capture_default_str();
   cmd->add_option("--threads", *threads, "CPU threads (0 = all cores)")->capture_default_str();
+  cmd->add_option("--holdout-fraction", options->holdout_fraction,
+                  "Fraction of the good images kept out of the memory bank and scored against it to set the "
+                  "image and pixel thresholds (needs at least 5 such images; 0 = threshold at the highest "
+                  "training score)")
+      ->capture_default_str();
+  cmd->add_option("--threshold-sigmas", options->threshold_sigmas,
+                  "Threshold = max(highest training score, mean + SIGMAS * std of the held-out scores)")
+      ->capture_default_str();
   cmd->add_flag("--quiet", *quiet, "No progress bars");
   const auto apply_roi_options = add_roi_options(cmd, options->roi);
 
@@ -86,6 +94,9 @@ Command add_train_command(CLI::App& app) {
     if (r.recall_at_1) std::printf("  recall@1          %.4f against exact search\n", *r.recall_at_1);
     std::printf("  training scores   max %.4f  mean %.4f  std %.4f\n", r.norm_stats.max_score,
                 r.norm_stats.mean_score, r.norm_stats.std_score);
+    std::printf("  threshold         image %.4f  pixel %.4f  (%s%s)\n", r.threshold.image,
+                r.threshold.pixel.value_or(r.norm_stats.max_pixel), r.threshold.method.c_str(),
+                r.num_held_out ? (", " + std::to_string(r.num_held_out) + " held-out good images").c_str() : "");
     std::printf("  time              %.1fs total: weights %.1fs, features %.1fs, coreset %.1fs, scoring %.1fs, "
                 "writing %.1fs, export %.1fs\n",
                 r.total_seconds, r.load_weights_seconds, r.extract_seconds, r.coreset_seconds, r.score_seconds,

@@ -142,7 +142,15 @@ class IrLowering {
     }
     auto rt = net.append_child("rt_info");
     auto meta = rt.append_child("patchcore");
+    // "model_info <key>": OpenVINO Model API's section (pipeline/model_export.h).
+    static const std::string kModelInfo = "model_info ";
+    pugi::xml_node model_info;
     for (const auto& [k, v] : g_.metadata) {
+      if (k.rfind(kModelInfo, 0) == 0) {
+        if (!model_info) model_info = rt.append_child("model_info");
+        model_info.append_child(k.substr(kModelInfo.size()).c_str()).append_attribute("value") = v.c_str();
+        continue;
+      }
       std::string key = k.rfind("patchcore.", 0) == 0 ? k.substr(10) : k;
       meta.append_child(key.c_str()).append_attribute("value") = v.c_str();
     }

@@ -9,6 +9,7 @@
 #include <map>
 #include <sstream>
 #include <stdexcept>
+#include <utility>
 
 #include "io/error.h"
 
@@ -17,6 +18,8 @@ namespace {
 
 constexpr const char* kDoubleKeys[] = {"max_score", "mean_score", "std_score", "max_pixel",
                                        "mean_pixel"};
+constexpr const char* kImageThreshold = "image_threshold";
+constexpr const char* kPixelThreshold = "pixel_threshold";
 
 std::string trim(const std::string& s) {
   const auto b = s.find_first_not_of(" \t\r\n");
@@ -52,7 +55,14 @@ std::string format_norm_stats(const NormStats& stats) {
     out += line;
   }
   std::snprintf(line, sizeof line, "num_samples=%lld\n", static_cast<long long>(stats.num_samples));
-  return out + line;
+  out += line;
+  for (const auto& [key, value] : {std::pair{kImageThreshold, stats.image_threshold},
+                                   std::pair{kPixelThreshold, stats.pixel_threshold}}) {
+    if (!value) continue;
+    std::snprintf(line, sizeof line, "%s=%.9g\n", key, *value);
+    out += line;
+  }
+  return out;
 }
 
 NormStats read_norm_stats(const std::filesystem::path& path) {
@@ -83,15 +93,22 @@ NormStats read_norm_stats(const std::filesystem::path& path) {
   auto bad_value = [&](const char* key, const std::string& v) {
     return UserError(file + ": invalid value '" + v + "' for '" + key + "'");
   };
-  NormStats s;
-  double* targets[] = {&s.max_score, &s.mean_score, &s.std_score, &s.max_pixel, &s.mean_pixel};
-  for (size_t i = 0; i < std::size(kDoubleKeys); ++i) {
-    const std::string& v = value_of(kDoubleKeys[i]);
+  auto parse_double = [&](const char* key, const std::string& v) {
     char* end = nullptr;
     errno = 0;
     const double d = std::strtod(v.c_str(), &end);
-    if (v.empty() || *end != '\0' || errno == ERANGE) throw bad_value(kDoubleKeys[i], v);
-    *targets[i] = d;
+    if (v.empty() || *end != '\0' || errno == ERANGE) throw bad_value(key, v);
+    return d;
+  };
+  NormStats s;
+  double* targets[] = {&s.max_score, &s.mean_score, &s.std_score, &s.max_pixel, &s.mean_pixel};
+  for (size_t i = 0; i < std::size(kDoubleKeys); ++i) {
+    *targets[i] = parse_double(kDoubleKeys[i], value_of(kDoubleKeys[i]));
+  }
+  for (auto [key, target] : {std::pair{kImageThreshold, &s.image_threshold},
+                             std::pair{kPixelThreshold, &s.pixel_threshold}}) {
+    const auto it = entries.find(key);
+    if (it != entries.end()) *target = parse_double(key, it->second);
   }
   const std::string& n = value_of("num_samples");
   char* end = nullptr;

@@ -1,15 +1,4 @@
 #pragma once
-// One exception type for everything the user can fix (bad input, missing files,
-// wrong weights). The CLI prints what() and exits non-zero; messages must name the
-// file involved and say what to do about it.
-#include <stdexcept>
-#include <string>
-
-namespace patchcore {
-
-class UserError : public std::runtime_error {
- public:
-  explicit UserError(const std::string& message) : std::runtime_error(message) {}
-};
-
-}  // namespace patchcore
+// patchcore::UserError is public API (include/patchcore/error.h); internal code keeps
+// including "io/error.h".
+#include "patchcore/error.h"

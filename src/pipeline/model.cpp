@@ -89,7 +89,9 @@ std::vector<Prediction> Model::predict(const std::vector<cv::Mat>& images) const
 
 Prediction Model::predict(const cv::Mat& image) const { return predict(std::vector<cv::Mat>{image}).front(); }
 
-double Model::threshold() const { return impl_->norm_stats.max_score; }
+// The stored decision threshold (training's held-out rule or `eval --write-threshold`);
+// model folders from before it existed fall back to the highest training score.
+double Model::threshold() const { return impl_->norm_stats.image_threshold.value_or(impl_->norm_stats.max_score); }
 
 ModelSummary Model::summary() const {
   const auto& config = impl_->patch_model.config();

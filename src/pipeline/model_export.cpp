@@ -1,8 +1,54 @@
 #include "pipeline/model_export.h"
 
-namespace patchcore {
+#include <algorithm>
+#include <cstdio>
 
-ExportSource export_source(const Checkpoint& checkpoint) {
+namespace patchcore {
+namespace {
+
+std::string number(double v) {
+  char b[40];
+  std::snprintf(b, sizeof b, "%.9g", v);
+  return b;
+}
+
+std::string numbers(std::initializer_list<double> values) {
+  std::string out;
+  for (double v : values) out += (out.empty() ? "" : " ") + number(v);
+  return out;
+}
+
+}  // namespace
+
+std::map<std::string, std::string> model_info_metadata(const Checkpoint& checkpoint, const NormStats& stats) {
+  const auto& p = checkpoint.config.preprocessing;
+  std::map<std::string, std::string> info = {
+      {"model_type", "AnomalyDetection"},
+      {"task", "segmentation"},  // anomaly map + score (anomalib's task names)
+      {"image_threshold", number(stats.image_threshold.value_or(stats.max_score))},
+      {"pixel_threshold", number(stats.pixel_threshold.value_or(stats.max_pixel))},
+      // (x - threshold) / scale + 0.5 maps 0 .. the largest training value to about [0, 1]:
+      // PatchCore distances start at 0, so max - min is the largest training value.
+      {"normalization_scale", number(std::max(stats.max_score, stats.max_pixel))},
+      {"labels", "Normal Anomaly"},  // label 0 normal, 1 anomalous (AnomalyModel's order)
+      {"reverse_input_channels", "True"},  // Model API feeds OpenCV BGR; the model wants RGB
+      {"resize_type", "standard"},         // plain resize to the input size, as training
+      {"image_shape", std::to_string(p.height) + " " + std::to_string(p.width)},
+  };
+  // Model API computes (pixel - mean) / scale on 0..255 values.
+  if (p.scaling == InputScaling::kImageNet) {
+    info["mean_values"] = numbers({0.485 * 255, 0.456 * 255, 0.406 * 255});
+    info["scale_values"] = numbers({0.229 * 255, 0.224 * 255, 0.225 * 255});
+  } else {  // x / 255 * 2 - 1 = (x - 127.5) / 127.5
+    info["mean_values"] = numbers({127.5, 127.5, 127.5});
+    info["scale_values"] = numbers({127.5, 127.5, 127.5});
+  }
+  std::map<std::string, std::string> metadata;
+  for (const auto& [key, value] : info) metadata["model_info " + key] = value;
+  return metadata;
+}
+
+ExportSource export_source(const Checkpoint& checkpoint, const NormStats& stats) {
   ExportSource source;
   source.backbone = checkpoint.config.backbone;
   source.layers = checkpoint.config.layers;
@@ -13,12 +59,13 @@ ExportSource export_source(const Checkpoint& checkpoint) {
   source.num_neighbors = checkpoint.config.num_neighbors;
   source.scaling = checkpoint.config.preprocessing.scaling;
   if (checkpoint.roi) source.metadata = checkpoint.roi->to_metadata();
+  for (const auto& [key, value] : model_info_metadata(checkpoint, stats)) source.metadata[key] = value;
   return source;
 }
 
-void export_model(const Checkpoint& checkpoint, const std::filesystem::path& model_dir, const std::string& pattern,
-                  ExportFormats formats, bool fp16) {
-  write_exports(export_source(checkpoint), model_dir, pattern, formats, fp16);
+void export_model(const Checkpoint& checkpoint, const NormStats& stats, const std::filesystem::path& model_dir,
+                  const std::string& pattern, ExportFormats formats, bool fp16) {
+  write_exports(export_source(checkpoint, stats), model_dir, pattern, formats, fp16);
 }
 
 }  // namespace patchcore

@@ -4,15 +4,25 @@
 #include <string>
 
 #include "export/export.h"
+#include "head/norm_stats.h"
 #include "pipeline/checkpoint.h"
 
 namespace patchcore {
 
-ExportSource export_source(const Checkpoint& checkpoint);
+// The keys Intel's OpenVINO Model API reads for anomaly models (AnomalyModel /
+// AnomalyDetection: model_type, task, image_threshold, pixel_threshold,
+// normalization_scale; ImageModel: mean_values, scale_values, reverse_input_channels,
+// resize_type, labels, image_shape), as metadata keys "model_info <key>": the IR writer
+// puts them under rt_info/model_info, ONNX keeps the space-separated key as Model API's
+// ONNX adapter expects. Thresholds: image_threshold / pixel_threshold of norm_stats.txt
+// (max_score / max_pixel where absent). docs/export.md lists them.
+std::map<std::string, std::string> model_info_metadata(const Checkpoint& checkpoint, const NormStats& stats);
+
+ExportSource export_source(const Checkpoint& checkpoint, const NormStats& stats);
 
 // Writes the exported model files for `checkpoint` into `model_dir`, named after the
 // folder (OUTPUT/PATTERN -> PATTERN.onnx, PATTERN.xml, PATTERN.bin).
-void export_model(const Checkpoint& checkpoint, const std::filesystem::path& model_dir, const std::string& pattern,
-                  ExportFormats formats, bool fp16);
+void export_model(const Checkpoint& checkpoint, const NormStats& stats, const std::filesystem::path& model_dir,
+                  const std::string& pattern, ExportFormats formats, bool fp16);
 
 }  // namespace patchcore

@@ -19,6 +19,7 @@
 #include "io/progress.h"
 #include "io/sha256.h"
 #include "pipeline/build_info.h"
+#include "pipeline/holdout.h"
 #include "pipeline/image_batch.h"
 #include "pipeline/model_export.h"
 #include "pipeline/model_folder.h"
@@ -46,6 +47,9 @@ void validate(const TrainOptions& o) {
   if (!(o.model.coreset_ratio > 0 && o.model.coreset_ratio <= 1))
     throw UserError("--coreset-ratio must be in (0, 1], got " + std::to_string(o.model.coreset_ratio));
   if (o.batch_size < 1) throw UserError("--batch-size must be at least 1");
+  if (!(o.holdout_fraction >= 0 && o.holdout_fraction < 0.5))
+    throw UserError("--holdout-fraction must be in [0, 0.5), got " + std::to_string(o.holdout_fraction));
+  if (!(o.threshold_sigmas >= 0)) throw UserError("--threshold-sigmas must be at least 0");
   if (o.model.num_neighbors < 1) throw UserError("--num-neighbors must be at least 1");
   if (o.model.preprocessing.height < 32 || o.model.preprocessing.width < 32)
     throw UserError("--image-size must be at least 32 32");
@@ -119,7 +123,9 @@ std::string write_config_yaml(const TrainOptions& o, const Checkpoint& c, const 
   y << YAML::Key << "num_patches" << YAML::Value << r.num_patches;
   y << YAML::Key << "batch_size" << YAML::Value << o.batch_size;
   y << YAML::Key << "threads" << YAML::Value << at::get_num_threads();
+  y << YAML::Key << "held_out_images" << YAML::Value << r.num_held_out;
   y << YAML::EndMap;
+  y << YAML::Key << "threshold" << YAML::Value << threshold_yaml(r.threshold);
   y << YAML::Key << "timings_seconds" << YAML::Value << YAML::BeginMap;
   y << YAML::Key << "load_weights" << YAML::Value << r.load_weights_seconds;
   y << YAML::Key << "feature_extraction" << YAML::Value << r.extract_seconds;
@@ -149,11 +155,20 @@ TrainReport train(const TrainOptions& options) {
   if (config.layers.empty()) config.layers = info.default_layers;
   config.preprocessing.scaling = info.scaling;
 
-  const RoiPlan roi = plan_roi(options.roi, find_training_images(options.data_dir), config.preprocessing, log);
-  const auto& images = roi.images;  // ROI mode: the images whose ROI was found
+  RoiPlan roi = plan_roi(options.roi, find_training_images(options.data_dir), config.preprocessing, log);
+  const HoldoutSplit split = split_holdout(roi.images.size(), options.holdout_fraction);
+  const HeldOutImages held_out = take_held_out(roi, split);
+  report.num_held_out = static_cast<int64_t>(held_out.images.size());
+  if (held_out.images.empty() && options.holdout_fraction > 0)
+    log("note: too few images to hold out " + std::to_string(kMinHoldoutImages) + " of them at "
+        "--holdout-fraction " + YAML::Dump(YAML::Node(options.holdout_fraction)) + "; the threshold is the highest "
+        "training score (run `patchcore eval` on test images to choose a better one)");
+  const auto& images = roi.images;  // ROI mode: the images whose ROI was found, less the held-out ones
   checkpoint.roi = roi.locator;
   report.num_images = static_cast<int64_t>(images.size());
-  log("found " + std::to_string(images.size()) + " training images in " + options.data_dir.string());
+  log("found " + std::to_string(images.size() + held_out.images.size()) + " training images in " +
+      options.data_dir.string() + (held_out.images.empty() ? "" : ", " + std::to_string(held_out.images.size()) +
+                                   " of them held out of the memory bank to set the thresholds"));
 
   auto phase = Clock::now();
   ResolvedWeights weights = resolve_weights(config.backbone, options.weights);
@@ -273,6 +288,17 @@ TrainReport train(const TrainOptions& options) {
   }
   bank = torch::Tensor();
   report.norm_stats = compute_norm_stats(torch::cat(scores), torch::cat(maps));
+  if (held_out.images.empty()) {
+    report.threshold = {report.norm_stats.max_score, report.norm_stats.max_pixel, "max_training_score", {}};
+  } else {
+    log("holding out " + std::to_string(held_out.images.size()) + " good images (not in the memory bank) for the thresholds");
+    const HoldoutScores held_scores =
+        score_held_out(model, held_out.images, held_out.crops, options.batch_size, options.show_progress);
+    report.threshold =
+        holdout_threshold(held_scores, report.norm_stats, options.holdout_fraction, options.threshold_sigmas);
+  }
+  report.norm_stats.image_threshold = report.threshold.image;
+  report.norm_stats.pixel_threshold = report.threshold.pixel;
   report.score_seconds = seconds_since(phase);
 
   phase = Clock::now();
@@ -285,7 +311,8 @@ TrainReport train(const TrainOptions& options) {
   if (options.export_model) {
     phase = Clock::now();
     log("exporting " + options.pattern_name + ".onnx and " + options.pattern_name + ".xml/.bin");
-    export_model(checkpoint, folder.path(), options.pattern_name, ExportFormats::kAll, /*fp16=*/false);
+    export_model(checkpoint, report.norm_stats, folder.path(), options.pattern_name, ExportFormats::kAll,
+                 /*fp16=*/false);
     report.export_seconds = seconds_since(phase);
   }
   report.total_seconds = seconds_since(start);

@@ -7,6 +7,7 @@
 #include "head/norm_stats.h"
 #include "data/roi.h"
 #include "pipeline/checkpoint.h"
+#include "pipeline/threshold_record.h"
 
 namespace patchcore {
 
@@ -21,6 +22,10 @@ struct TrainOptions {
   // Write PATTERN.onnx and PATTERN.xml/.bin (float32) into the model folder.
   bool export_model = true;
   RoiOptions roi;                  // ROI mode (--roi, --roi-rect, ...); off by default
+  // Good images held out of the bank to set the thresholds (pipeline/holdout.h); 0: none,
+  // the threshold is then the highest training score.
+  double holdout_fraction = 0.15;
+  double threshold_sigmas = 3.0;   // threshold = max(highest training score, held-out mean + sigmas * std)
 };
 
 struct TrainReport {
@@ -30,7 +35,9 @@ struct TrainReport {
   int64_t bank_rows = 0;
   int64_t feature_dim = 0;
   int64_t distinct_image_sizes = 0;
-  NormStats norm_stats;
+  NormStats norm_stats;               // image_threshold / pixel_threshold set from `threshold`
+  ThresholdRecord threshold;
+  int64_t num_held_out = 0;
   std::string search_index;           // search::Index::describe() of the scoring index
   std::optional<double> recall_at_1;  // approximate indexes: agreement with exact search
   double load_weights_seconds = 0, extract_seconds = 0, coreset_seconds = 0, support_seconds = 0, score_seconds = 0,

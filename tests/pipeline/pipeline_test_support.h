@@ -33,4 +33,14 @@ inline DemoDatasetOptions small_demo_data() {
   return d;
 }
 
+// 20 demo images in `dir`/data and fast options that hold 5 of them out for the thresholds.
+inline TrainOptions holdout_train_options(const std::filesystem::path& dir) {
+  DemoDatasetOptions d = small_demo_data();
+  d.train_images = 20;
+  write_demo_dataset(dir / "data", d);
+  TrainOptions o = fast_train_options(dir / "data", dir / "out");
+  o.holdout_fraction = 0.25;  // 5 of 20
+  return o;
+}
+
 }  // namespace patchcore::testing
