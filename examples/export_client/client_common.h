@@ -69,7 +69,8 @@ inline PreparedInput prepare_input(const cv::Mat& bgr, int height, int width, co
 }
 
 // norm_stats.txt: "key=value" lines (max_score, mean_score, std_score, max_pixel,
-// mean_pixel, num_samples), statistics of the training images.
+// mean_pixel, num_samples: statistics of the training images; then image_threshold and
+// pixel_threshold when training or `patchcore eval --write-threshold` set them).
 inline std::map<std::string, double> read_norm_stats(const std::string& path) {
   std::ifstream f(path);
   if (!f) throw std::runtime_error("cannot read " + path);
@@ -80,6 +81,13 @@ inline std::map<std::string, double> read_norm_stats(const std::string& path) {
     if (eq != std::string::npos) stats[line.substr(0, eq)] = std::stod(line.substr(eq + 1));
   }
   return stats;
+}
+
+// The decision threshold `patchcore predict` uses: image_threshold when present, else
+// max_score (models trained before thresholds were recorded).
+inline double default_threshold(const std::map<std::string, double>& stats) {
+  const auto it = stats.find("image_threshold");
+  return it != stats.end() ? it->second : stats.at("max_score");
 }
 
 }  // namespace client

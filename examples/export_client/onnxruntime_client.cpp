@@ -61,7 +61,7 @@ int main(int argc, char** argv) {
   const float map_max = *std::max_element(map, map + static_cast<size_t>(height) * width);
 
   const auto stats = client::read_norm_stats(dir + "/norm_stats.txt");
-  const double threshold = stats.at("max_score");  // `patchcore predict`'s default threshold
+  const double threshold = client::default_threshold(stats);  // `patchcore predict`'s default threshold
   std::cout << "scored region x=" << prepared.roi.x << " y=" << prepared.roi.y << " w=" << prepared.roi.width
             << " h=" << prepared.roi.height << (roi ? " (ROI, match " + std::to_string(prepared.roi_score) + ")" : "")
             << "\n"

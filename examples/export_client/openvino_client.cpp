@@ -54,7 +54,7 @@ int main(int argc, char** argv) {
   const float map_max = *std::max_element(m, m + map.get_size());
 
   const auto stats = client::read_norm_stats(dir + "/norm_stats.txt");
-  const double threshold = stats.at("max_score");
+  const double threshold = client::default_threshold(stats);
   std::cout << "scored region x=" << prepared.roi.x << " y=" << prepared.roi.y << " w=" << prepared.roi.width
             << " h=" << prepared.roi.height << "\nscore " << score << " (threshold " << threshold << ") -> "
             << (score > threshold ? "ANOMALOUS" : "good") << ", anomaly map max " << map_max << "\n";

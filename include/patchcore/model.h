@@ -52,7 +52,8 @@ class Model {
   // Several images in one backbone pass (faster per image).
   std::vector<Prediction> predict(const std::vector<cv::Mat>& images) const;
 
-  // Default decision threshold: max_score of norm_stats.txt (highest training score).
+  // Default decision threshold: image_threshold of norm_stats.txt (set at training from
+  // held-out good images, or by `patchcore eval --write-threshold`), else max_score.
   double threshold() const;
   ModelSummary summary() const;
   // The ROI locator of a model trained in ROI mode, else nullptr (patchcore/roi.h).
