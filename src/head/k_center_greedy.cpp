@@ -11,6 +11,7 @@
 #include <string>
 
 #include "head/kernels/greedy.h"
+#include "head/kernels/pivot_bound.h"
 #include "head/seeded_random.h"
 #include "io/error.h"
 
@@ -173,12 +174,6 @@ class PrunedGreedy {
     return half_reach > 0.0 ? half_reach * half_reach - e : -kInf;
   }
 
-  double pivot_distance2(const double* p, const double* q) const {
-    double sum = 0.0;
-    for (int64_t k = 0; k < pivot_count_; ++k) sum += (p[k] - q[k]) * (p[k] - q[k]);
-    return sum * (1.0 - 1e-9);
-  }
-
   // Clusters the new centre may improve, each with the min_d below which its rows cannot.
   // The centre-to-centre distance is only computed when the cheap lower bounds (the new
   // centre's own min_d, and the pivots) do not already rule the cluster out.
@@ -191,15 +186,15 @@ class PrunedGreedy {
     for (int64_t j = 0; j < count; ++j) {
       const double radius2 = clusters_[j].radius2;
       if (!(radius2 > 0.0)) continue;  // empty, or every row already at distance 0
-      const double a2 = std::max(known_a2, pivot_distance2(c.pivots, centre_pivots_.data() + j * pivot_count_));
+      const double* centre_pivots = centre_pivots_.data() + j * pivot_count_;
+      const double a2 = std::max(known_a2, coreset_kernels::pivot_lower_bound(c.pivots, centre_pivots, pivot_count_));
       if (radius2 > skip_below(a2)) measure.push_back(static_cast<int32_t>(j));
     }
     // Threads only for enough work to pay for waking them (a distance is ~100 ns).
     at::parallel_for(0, static_cast<int64_t>(measure.size()), 4096, [&](int64_t begin, int64_t end) {
       for (int64_t i = begin; i < end; ++i) {
         const int64_t j = measure[i];
-        kernels_.distances(centres_.data() + j * dim_, centre_norms_.data() + j, 1, dim_, c.data, c.norm,
-                           centre_distance_.data() + j);
+        centre_distance_[j] = kernels_.distance(centres_.data() + j * dim_, centre_norms_[j], dim_, c.data, c.norm);
       }
     });
     for (const int32_t j : measure) {

@@ -35,9 +35,8 @@ struct Centre {
 struct Kernels {
   // out[i] = squared norm of row i of [count, dim].
   void (*norms)(const float* rows, int64_t count, int64_t dim, float* out);
-  // out[i] = squared distance of row i of [count, dim] (norms row_norms) to c.
-  void (*distances)(const float* rows, const float* row_norms, int64_t count, int64_t dim,
-                    const float* c, float c_norm, float* out);
+  // Squared distance of a row (squared norm row_norm) to c.
+  float (*distance)(const float* row, float row_norm, int64_t dim, const float* c, float c_norm);
   // For the rows listed that may come closer to the centre (min_d > skip_below and the
   // pivot bound does not exclude them): d = squared distance to the centre; when
   // d < min_d[i], min_d[i] = d and owner[i] = centre.id. Returns the distances computed.
@@ -50,7 +49,7 @@ const Kernels& kernels(search::SimdLevel level);
 #define PATCHCORE_DECLARE_GREEDY_LEVEL(ns)                                                        \
   namespace ns {                                                                                  \
   void norms(const float*, int64_t, int64_t, float*);                                             \
-  void distances(const float*, const float*, int64_t, int64_t, const float*, float, float*);      \
+  float distance(const float*, float, int64_t, const float*, float);                               \
   int64_t update(const Rows&, const int32_t*, int64_t, float, const Centre&);                      \
   }
 PATCHCORE_DECLARE_GREEDY_LEVEL(scalar)

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "head/kernels/greedy.h"
+#include "head/kernels/pivot_bound.h"
 
 namespace patchcore::coreset_kernels::PATCHCORE_KERNEL_NS {
 namespace {
@@ -53,16 +54,10 @@ inline void apply(const Rows& x, int32_t row, float dot, const Centre& c) {
   if (d < x.min_d[row]) x.min_d[row] = d, x.owner[row] = c.id;
 }
 
-// A lower bound on |x - c|^2 from the pivot coordinates, shrunk by a relative 1e-9 for the
-// double rounding of the coordinates (orders of magnitude above it).
+// The pivots prove that row cannot come closer to c.
 inline bool pivots_exclude(const Rows& x, int32_t row, const Centre& c) {
-  const double* p = x.pivots + int64_t{row} * x.pivot_count;
-  double bound = 0.0;
-  for (int64_t k = 0; k < x.pivot_count; ++k) {
-    const double diff = p[k] - c.pivots[k];
-    bound += diff * diff;
-  }
-  return bound * (1.0 - 1e-9) >= double(x.min_d[row]) + c.pivot_margin;
+  return pivot_lower_bound(x.pivots + int64_t{row} * x.pivot_count, c.pivots, x.pivot_count) >=
+         double(x.min_d[row]) + c.pivot_margin;
 }
 
 }  // namespace
@@ -74,20 +69,10 @@ void norms(const float* rows, int64_t count, int64_t dim, float* out) {
   }
 }
 
-void distances(const float* rows, const float* row_norms, int64_t count, int64_t dim, const float* c,
-               float c_norm, float* out) {
-  int64_t i = 0;
-  for (; i + kBlock <= count; i += kBlock) {
-    const float* block[kBlock];
-    for (int r = 0; r < kBlock; ++r) block[r] = rows + (i + r) * dim;
-    dots<kBlock>(block, c, dim, out + i);
-    for (int r = 0; r < kBlock; ++r) out[i + r] = squared_distance(row_norms[i + r], out[i + r], c_norm);
-  }
-  for (; i < count; ++i) {
-    const float* row = rows + i * dim;
-    dots<1>(&row, c, dim, out + i);
-    out[i] = squared_distance(row_norms[i], out[i], c_norm);
-  }
+float distance(const float* row, float row_norm, int64_t dim, const float* c, float c_norm) {
+  float dot;
+  dots<1>(&row, c, dim, &dot);
+  return squared_distance(row_norm, dot, c_norm);
 }
 
 int64_t update(const Rows& x, const int32_t* list, int64_t count, float skip_below, const Centre& c) {
