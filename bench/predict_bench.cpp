@@ -4,6 +4,7 @@
 // neighbours, image score, blur) at each memory-bank size.
 //
 //   ./build/bench/predict_bench --benchmark_min_time=2
+#include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
 #include <benchmark/benchmark.h>
 #include <c10/core/InferenceMode.h>
@@ -16,7 +17,12 @@
 #include "backbone/backbone.h"
 #include "data/preprocess.h"
 #include "patchcore/model.h"
+#include "head/embedding.h"
+#include "head/scorer.h"
+#include "pipeline/checkpoint.h"
 #include "pipeline/demo_dataset.h"
+#include "pipeline/image_batch.h"
+#include "pipeline/model_folder.h"
 #include "pipeline/patch_model.h"
 #include "pipeline/trainer.h"
 
@@ -46,6 +52,7 @@ const patchcore::Model& model_with_bank(int64_t rows) {
     o.weights = "random:0";
     o.show_progress = false;
     o.export_model = false;
+    o.holdout_fraction = 0;  // every image in the bank: the bank has `rows` rows
     patchcore::train(o);
     slot = std::make_unique<patchcore::Model>(patchcore::Model::load(kWork / "models" / o.pattern_name));
   }
@@ -73,6 +80,67 @@ void BM_BackboneOnly(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(patchcore::embed_batch(*backbone, input));
 }
 BENCHMARK(BM_BackboneOnly)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// The backbone alone (random weights, 224x224) per backbone and batch size: batch 1 is
+// prediction, batch 32 training (--batch-size default).
+void BM_Backbone(benchmark::State& state) {
+  at::set_num_threads(2);
+  static const char* const kNames[] = {"resnet18", "wide_resnet50_2", "mobilenet_v1_0.75"};
+  const std::string name = kNames[state.range(0)];
+  const auto& info = patchcore::backbone_info(name);
+  auto backbone = patchcore::create_backbone(name, info.default_layers, patchcore::random_weights(name, 0));
+  auto gen = at::detail::createCPUGenerator(0);
+  const auto input = at::normal(0.0, 1.0, {state.range(1), 3, 224, 224}, gen);
+  for (auto _ : state) benchmark::DoNotOptimize(backbone->extract(input));
+  state.SetLabel(name);
+}
+BENCHMARK(BM_Backbone)
+    ->ArgsProduct({{0, 1, 2}, {1, 32}})
+    ->ArgNames({"net", "batch"})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+// One stage of Model::predict at a time, on the bank of state.range(0) rows: where
+// the time goes. Stage 0 pre-processing, 1 backbone, 2 embedding (pool, upsample,
+// concat), 3 nearest bank rows, 4 image score, 5 anomaly map (upsample + blur).
+void BM_Stage(benchmark::State& state) {
+  at::set_num_threads(2);
+  c10::InferenceMode guard;
+  const int64_t rows = state.range(0);
+  model_with_bank(rows);
+  const auto dir = kWork / "models" / ("bank" + std::to_string(rows));
+  auto checkpoint = patchcore::load_checkpoint(dir / patchcore::ModelFolder::kCheckpoint);
+  auto backbone = std::shared_ptr<const patchcore::Backbone>(patchcore::create_backbone(
+      checkpoint.config.backbone, checkpoint.config.layers, checkpoint.backbone_weights));
+  patchcore::PatchModel model(checkpoint.config, backbone, checkpoint.memory_bank, checkpoint.support);
+  const auto& spec = checkpoint.config.preprocessing;
+  const std::vector<cv::Mat> images{test_image()};
+  const auto input = patchcore::preprocess_batch(images, spec);
+  const auto maps = backbone->extract(input);
+  const auto embedding = patchcore::build_embedding(maps);
+  const int64_t h = embedding.size(2), w = embedding.size(3);
+  const auto patches = embedding.permute({0, 2, 3, 1}).reshape({1, h * w, embedding.size(1)});
+  const auto nearest = patchcore::nearest_patch_scores(patches, model.index());
+  const auto grid = nearest.distances.reshape({1, 1, h, w});
+  const auto run = [&](int64_t stage) {
+    switch (stage) {
+      case 0: return patchcore::preprocess_batch(images, spec);
+      case 1: return backbone->extract(input).back();
+      case 2: return patchcore::build_embedding(maps);
+      case 3: return patchcore::nearest_patch_scores(patches, model.index()).distances;
+      case 4:
+        return patchcore::image_scores(nearest, patches, model.memory_bank(), model.support(),
+                                       model.config().num_neighbors);
+      default: return patchcore::anomaly_maps(grid, spec.height, spec.width);
+    }
+  };
+  for (auto _ : state) benchmark::DoNotOptimize(run(state.range(1)));
+}
+BENCHMARK(BM_Stage)
+    ->ArgsProduct({{1000, 10000}, {0, 1, 2, 3, 4, 5}})
+    ->ArgNames({"bank", "stage"})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 }  // namespace
 

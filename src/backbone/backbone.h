@@ -34,7 +34,8 @@ class Backbone {
  public:
   virtual ~Backbone() = default;
   // input: [B,3,H,W] float32, already pre-processed for this backbone.
-  // Returns one NCHW feature map per requested layer, in the order requested.
+  // Returns one feature map [B,C,h,w] per requested layer, in the order requested, stored
+  // channels-last (what the embedding reads patch by patch).
   // Thread-safe (const, no mutable state).
   virtual std::vector<torch::Tensor> extract(const torch::Tensor& input) const = 0;
   virtual const BackboneInfo& info() const = 0;

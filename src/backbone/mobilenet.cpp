@@ -1,11 +1,11 @@
 #include "backbone/mobilenet.h"
 
 #include <ATen/ATen.h>
-#include <c10/core/InferenceMode.h>
 
 #include <cmath>
 
 #include "backbone/backbone_common.h"
+#include "backbone/conv_net.h"
 #include "io/error.h"
 
 namespace patchcore {
@@ -41,39 +41,15 @@ std::vector<OpSpec> op_specs() {
   return ops;
 }
 
-struct Op {
-  torch::Tensor weight;  // OIHW, BatchNorm folded
-  torch::Tensor bias;
-  int64_t k, stride, groups;
-};
-
-// TensorFlow "same" padding along one axis: {before, after}.
-std::pair<int64_t, int64_t> same_padding(int64_t in, int64_t k, int64_t s) {
-  const int64_t out = (in + s - 1) / s;
-  const int64_t total = std::max<int64_t>((out - 1) * s + k - in, 0);
-  return {total / 2, total - total / 2};
-}
-
-torch::Tensor run_op(const Op& op, torch::Tensor x) {
-  const auto [top, bottom] = same_padding(x.size(2), op.k, op.stride);
-  const auto [left, right] = same_padding(x.size(3), op.k, op.stride);
-  std::vector<int64_t> padding = {top, left};
-  if (top != bottom || left != right) {
-    x = at::constant_pad_nd(x, {left, right, top, bottom}, 0).contiguous(backbone_detail::kMemoryFormat);
-    padding = {0, 0};
-  }
-  x = backbone_detail::conv2d(x, op.weight, op.bias, op.stride, padding, op.groups);
-  return x.clamp_(0, 6);  // ReLU6
-}
-
 class MobileNet final : public Backbone {
  public:
   MobileNet(const BackboneInfo& info, std::vector<std::string> layers, const WeightMap& weights)
       : info_(info), layers_(std::move(layers)) {
-    layer_indices_ = backbone_detail::resolve_layers(info_, layers_);
+    const auto layer_indices = backbone_detail::resolve_layers(info_, layers_);
     size_t deepest = 0;
-    for (size_t i : layer_indices_) deepest = std::max(deepest, i);
+    for (size_t i : layer_indices) deepest = std::max(deepest, i);
     const auto specs = op_specs();
+    std::vector<int> op_values;  // the ConvNet value of each op
     for (size_t i = 0; i <= deepest; ++i) {
       const OpSpec& s = specs[i];
       auto get = [&](const std::string& n, std::vector<int64_t> shape) {
@@ -88,26 +64,25 @@ class MobileNet final : public Backbone {
       auto var = get(s.bn + "/moving_variance", {s.out});
       // Keras [kh,kw,in,out] -> OIHW; depthwise [kh,kw,in,1] -> [in,1,kh,kw].
       auto oihw = s.depthwise ? kernel.permute({2, 3, 0, 1}) : kernel.permute({3, 2, 0, 1});
-      auto folded = backbone_detail::fold_batchnorm(oihw.contiguous(), gamma, beta, mean, var,
-                                                    kBatchNormEps);
-      ops_.push_back({folded.weight, folded.bias, s.k, s.stride, s.depthwise ? s.in : 1});
+      const auto folded = backbone_detail::fold_batchnorm(oihw.contiguous(), gamma, beta, mean, var, kBatchNormEps);
+      ConvNet::Conv op;
+      op.input = op_values.empty() ? ConvNet::kInput : op_values.back();
+      op.weight = folded.weight;
+      op.bias = folded.bias;
+      op.stride = s.stride;
+      op.tf_same_padding = true;
+      op.groups = s.depthwise ? s.in : 1;
+      op.activation = ConvNet::Activation::relu6;
+      op_values.push_back(net_.add_conv(std::move(op)));
     }
+    for (size_t i : layer_indices) outputs_.push_back(op_values[i]);
   }
 
   std::vector<torch::Tensor> extract(const torch::Tensor& input) const override {
     if (input.dim() != 4 || input.size(1) != 3)
       throw UserError(info_.name + ": expected input [B,3,H,W], got " +
                       backbone_detail::shape_string(input.sizes()));
-    std::vector<torch::Tensor> outputs(layers_.size());
-    {
-      c10::InferenceMode guard;
-      torch::Tensor x = input.to(torch::kFloat);
-      x = x.contiguous(backbone_detail::kMemoryFormat);
-      std::vector<torch::Tensor> out(ops_.size());
-      for (size_t i = 0; i < ops_.size(); ++i) out[i] = x = run_op(ops_[i], x);
-      for (size_t i = 0; i < layers_.size(); ++i) outputs[i] = out[layer_indices_[i]];
-    }
-    return backbone_detail::finish_outputs(std::move(outputs));
+    return net_.run(input, outputs_);
   }
 
   const BackboneInfo& info() const override { return info_; }
@@ -117,9 +92,9 @@ class MobileNet final : public Backbone {
  private:
   BackboneInfo info_;
   std::vector<std::string> layers_;
-  std::vector<size_t> layer_indices_;
   WeightMap weights_;
-  std::vector<Op> ops_;
+  ConvNet net_;
+  std::vector<int> outputs_;  // ConvNet values of the requested layers, in the order requested
 };
 
 }  // namespace

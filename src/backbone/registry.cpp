@@ -92,7 +92,6 @@ FoldedConv fold_batchnorm(const torch::Tensor& weight_oihw, const torch::Tensor&
   FoldedConv c;
   c.weight = (weight_oihw.to(torch::kDouble) * scale.view({-1, 1, 1, 1})).to(torch::kFloat);
   c.bias = (beta.to(torch::kDouble) - mean.to(torch::kDouble) * scale).to(torch::kFloat);
-  c.weight = c.weight.contiguous(kMemoryFormat);
   return c;
 }
 
@@ -108,20 +107,6 @@ std::vector<size_t> resolve_layers(const BackboneInfo& info, std::vector<std::st
     indices.push_back(i);
   }
   return indices;
-}
-
-torch::Tensor conv2d(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
-                     int64_t stride, c10::IntArrayRef padding, int64_t groups) {
-  static const bool mkldnn = at::hasMKLDNN();
-  if (mkldnn)
-    return at::mkldnn_convolution(x, weight, bias, padding, {stride, stride}, {1, 1}, groups);
-  return at::conv2d(x, weight, bias, {stride, stride}, padding, {1, 1}, groups);
-}
-
-std::vector<torch::Tensor> finish_outputs(std::vector<torch::Tensor> outputs) {
-  // Cloning outside InferenceMode yields ordinary tensors that callers may modify in place.
-  for (auto& t : outputs) t = t.clone(at::MemoryFormat::Contiguous);
-  return outputs;
 }
 
 }  // namespace backbone_detail

@@ -1,17 +1,15 @@
 #include "backbone/resnet.h"
 
 #include <ATen/ATen.h>
-#include <c10/core/InferenceMode.h>
 
 #include <cmath>
 
 #include "backbone/backbone_common.h"
+#include "backbone/conv_net.h"
 #include "io/error.h"
 
 namespace patchcore {
 namespace {
-
-using backbone_detail::FoldedConv;
 
 constexpr double kBatchNormEps = 1e-5;
 
@@ -92,22 +90,17 @@ void for_each_conv(const ArchSpec& spec, F&& f) {
     }
 }
 
-struct Block {
-  std::vector<FoldedConv> convs;
-  bool has_downsample = false;
-  FoldedConv downsample;
-};
-
 class ResNet final : public Backbone {
  public:
   ResNet(const BackboneInfo& info, std::vector<std::string> layers, const WeightMap& weights)
       : info_(info), layers_(std::move(layers)) {
-    layer_indices_ = backbone_detail::resolve_layers(info_, layers_);
+    const auto layer_indices = backbone_detail::resolve_layers(info_, layers_);
     size_t deepest = 0;
-    for (size_t i : layer_indices_) deepest = std::max(deepest, i);
+    for (size_t i : layer_indices) deepest = std::max(deepest, i);
     const ArchSpec spec = arch_spec(info_.name, deepest + 1);
 
-    auto load = [&](const ConvSpec& c) {
+    // One convolution + its BatchNorm, folded, reading `input`.
+    auto conv = [&](const ConvSpec& c, int input, ConvNet::Activation activation, int residual = -1) {
       auto get = [&](const std::string& n, std::vector<int64_t> shape) {
         auto t = backbone_detail::require_tensor(weights, info_.name, n, shape);
         weights_[n] = t;
@@ -118,45 +111,38 @@ class ResNet final : public Backbone {
       auto beta = get(c.bn + ".bias", {c.out});
       auto mean = get(c.bn + ".running_mean", {c.out});
       auto var = get(c.bn + ".running_var", {c.out});
-      FoldedConv f = backbone_detail::fold_batchnorm(w, gamma, beta, mean, var, kBatchNormEps);
-      f.stride = c.stride;
-      f.padding = c.padding;
-      return f;
+      const auto folded = backbone_detail::fold_batchnorm(w, gamma, beta, mean, var, kBatchNormEps);
+      ConvNet::Conv op;
+      op.input = input;
+      op.weight = folded.weight;
+      op.bias = folded.bias;
+      op.stride = c.stride;
+      op.padding = c.padding;
+      op.residual = residual;
+      op.activation = activation;
+      return net_.add_conv(std::move(op));
     };
-    stem_ = load(spec.stem);
-    for (const auto& stage_spec : spec.stages) {
-      std::vector<Block> stage;
-      for (const auto& bs : stage_spec) {
-        Block b;
-        for (const auto& c : bs.convs) b.convs.push_back(load(c));
-        b.has_downsample = bs.has_downsample;
-        if (bs.has_downsample) b.downsample = load(bs.downsample);
-        stage.push_back(std::move(b));
+    using Act = ConvNet::Activation;
+    int x = net_.add_max_pool(conv(spec.stem, ConvNet::kInput, Act::relu), 3, 2, 1);
+    std::vector<int> stage_outputs;
+    for (const auto& stage : spec.stages) {
+      for (const auto& block : stage) {
+        // out = relu(convs(x) + shortcut), every convolution but the last followed by relu.
+        int y = x;
+        for (size_t i = 0; i + 1 < block.convs.size(); ++i) y = conv(block.convs[i], y, Act::relu);
+        const int shortcut = block.has_downsample ? conv(block.downsample, x, Act::none) : x;
+        x = conv(block.convs.back(), y, Act::relu, shortcut);
       }
-      stages_.push_back(std::move(stage));
+      stage_outputs.push_back(x);
     }
+    for (size_t i : layer_indices) outputs_.push_back(stage_outputs[i]);
   }
 
   std::vector<torch::Tensor> extract(const torch::Tensor& input) const override {
     if (input.dim() != 4 || input.size(1) != 3)
       throw UserError(info_.name + ": expected input [B,3,H,W], got " +
                       backbone_detail::shape_string(input.sizes()));
-    std::vector<torch::Tensor> outputs(layers_.size());
-    {
-      c10::InferenceMode guard;
-      torch::Tensor x = input.to(torch::kFloat);
-      x = x.contiguous(backbone_detail::kMemoryFormat);
-      x = stem_(x);
-      x.relu_();
-      x = at::max_pool2d(x, {3, 3}, {2, 2}, {1, 1});
-      std::vector<torch::Tensor> stage_out;
-      for (const auto& stage : stages_) {
-        for (const auto& block : stage) x = run_block(block, x);
-        stage_out.push_back(x);
-      }
-      for (size_t i = 0; i < layers_.size(); ++i) outputs[i] = stage_out[layer_indices_[i]];
-    }
-    return backbone_detail::finish_outputs(std::move(outputs));
+    return net_.run(input, outputs_);
   }
 
   const BackboneInfo& info() const override { return info_; }
@@ -164,22 +150,11 @@ class ResNet final : public Backbone {
   const WeightMap& weights() const override { return weights_; }
 
  private:
-  static torch::Tensor run_block(const Block& b, const torch::Tensor& x) {
-    torch::Tensor out = x;
-    for (size_t i = 0; i < b.convs.size(); ++i) {
-      out = b.convs[i](out);
-      if (i + 1 < b.convs.size()) out.relu_();
-    }
-    out.add_(b.has_downsample ? b.downsample(x) : x);
-    return out.relu_();
-  }
-
   BackboneInfo info_;
   std::vector<std::string> layers_;
-  std::vector<size_t> layer_indices_;
   WeightMap weights_;
-  FoldedConv stem_;
-  std::vector<std::vector<Block>> stages_;
+  ConvNet net_;
+  std::vector<int> outputs_;  // ConvNet values of the requested layers, in the order requested
 };
 
 }  // namespace

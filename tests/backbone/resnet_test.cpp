@@ -97,8 +97,8 @@ TEST(ResNet, ExtraTensorsAreIgnoredAndLayerOrderIsKept) {
   EXPECT_EQ(out[3].sizes(), (std::vector<int64_t>{1, 128, 8, 8}));
   EXPECT_EQ(b->layers(), (std::vector<std::string>{"layer3", "layer1", "layer4", "layer2"}));
   EXPECT_EQ(b->weights().count("fc.weight"), 0u);
-  // Outputs are ordinary contiguous tensors the caller may modify.
-  EXPECT_TRUE(out[0].is_contiguous());
+  // Outputs are ordinary channels-last tensors the caller may modify.
+  EXPECT_TRUE(out[0].is_contiguous(at::MemoryFormat::ChannelsLast));
   EXPECT_FALSE(out[0].is_inference());
   out[0].mul_(2);
 }

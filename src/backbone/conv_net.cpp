@@ -1,0 +1,284 @@
+#include "backbone/conv_net.h"
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+namespace patchcore {
+
+using dnnl::memory;
+using Tag = memory::format_tag;
+constexpr auto kF32 = memory::data_type::f32;
+
+struct ConvNet::Layer {
+  bool is_conv = true;
+  Conv conv;  // is_conv
+  int input = kInput;
+  int64_t kernel = 0, stride = 0, padding = 0;  // max pooling
+};
+
+// Everything that depends on the input shape: primitives, weights in their layouts, the
+// layout of every value and when it is last read (so that run() frees it early).
+struct ConvNet::Plan {
+  struct Step {
+    dnnl::primitive primitive;
+    int input = 0, output = 0, residual = -1;
+    bool residual_in_place = false;     // the output overwrites the residual's buffer
+    dnnl::primitive residual_copy;      // else: copies the residual into the output first
+    dnnl::primitive input_reorder;      // when the step reads its input in another layout
+    memory::desc input_desc;            // ... this one
+    memory weights, bias;               // convolutions
+    size_t scratchpad_bytes = 0;
+  };
+  dnnl::engine engine{dnnl::engine::kind::cpu, 0};
+  std::vector<memory::desc> values;     // per value id
+  std::vector<Step> steps;
+  std::vector<int> last_read;           // step index; -1 when never read
+  std::vector<bool> keep;               // requested outputs
+  std::vector<dnnl::primitive> to_channels_last;  // per requested output
+};
+
+namespace {
+
+memory::dims dims_of(c10::IntArrayRef sizes) { return memory::dims(sizes.begin(), sizes.end()); }
+
+// Output length and {before, after} padding along one axis.
+struct Axis {
+  int64_t out, before, after;
+};
+
+Axis conv_axis(int64_t in, int64_t k, int64_t stride, int64_t padding, bool tf_same) {
+  if (tf_same) {
+    const int64_t out = (in + stride - 1) / stride;
+    const int64_t total = std::max<int64_t>((out - 1) * stride + k - in, 0);
+    return {out, total / 2, total - total / 2};
+  }
+  return {(in + 2 * padding - k) / stride + 1, padding, padding};
+}
+
+dnnl::post_ops post_ops_of(const ConvNet::Conv& c) {
+  dnnl::post_ops ops;
+  if (c.residual >= 0) ops.append_sum(1.0f);
+  if (c.activation == ConvNet::Activation::relu) ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+  if (c.activation == ConvNet::Activation::relu6) ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_clip, 0.0f, 6.0f);
+  return ops;
+}
+
+// The weights as oneDNN reads a plain OIHW (or grouped GOIHW) tensor.
+memory::desc plain_weights_desc(const ConvNet::Conv& c) {
+  const auto& w = c.weight;
+  if (c.groups == 1) return {dims_of(w.sizes()), kF32, Tag::oihw};
+  return {{c.groups, w.size(0) / c.groups, w.size(1), w.size(2), w.size(3)}, kF32, Tag::goihw};
+}
+
+memory::desc any_weights_desc(const ConvNet::Conv& c) {
+  const auto& w = c.weight;
+  if (c.groups == 1) return {dims_of(w.sizes()), kF32, Tag::any};
+  return {{c.groups, w.size(0) / c.groups, w.size(1), w.size(2), w.size(3)}, kF32, Tag::any};
+}
+
+dnnl::primitive_attr attr_with(const dnnl::post_ops& ops = {}) {
+  dnnl::primitive_attr attr;
+  attr.set_post_ops(ops);
+  // Each run brings its own scratchpad: concurrent runs of one primitive are then safe.
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return attr;
+}
+
+}  // namespace
+
+ConvNet::ConvNet() = default;
+ConvNet::~ConvNet() = default;
+ConvNet::ConvNet(ConvNet&& other) noexcept : layers_(std::move(other.layers_)), plans_(std::move(other.plans_)) {}
+
+int ConvNet::add_conv(Conv conv) {
+  const int next = static_cast<int>(layers_.size()) + 1;
+  if (conv.input < 0 || conv.input >= next || conv.residual >= next)
+    throw std::invalid_argument("ConvNet::add_conv: unknown input or residual value");
+  if (conv.weight.dim() != 4 || conv.bias.dim() != 1 || conv.bias.size(0) != conv.weight.size(0) ||
+      conv.groups < 1 || conv.weight.size(0) % conv.groups != 0)
+    throw std::invalid_argument("ConvNet::add_conv: weight must be [O, I/groups, kh, kw] and bias [O]");
+  conv.weight = conv.weight.to(torch::kFloat).contiguous();
+  conv.bias = conv.bias.to(torch::kFloat).contiguous();
+  Layer layer;
+  layer.input = conv.input;
+  layer.conv = std::move(conv);
+  layers_.push_back(std::move(layer));
+  return next;
+}
+
+int ConvNet::add_max_pool(int input, int64_t kernel, int64_t stride, int64_t padding) {
+  const int next = static_cast<int>(layers_.size()) + 1;
+  if (input < 0 || input >= next) throw std::invalid_argument("ConvNet::add_max_pool: unknown input value");
+  Layer layer;
+  layer.is_conv = false;
+  layer.input = input;
+  layer.kernel = kernel;
+  layer.stride = stride;
+  layer.padding = padding;
+  layers_.push_back(std::move(layer));
+  return next;
+}
+
+const ConvNet::Plan& ConvNet::plan_for(const std::vector<int64_t>& input_shape, const std::vector<int>& outputs) const {
+  std::lock_guard<std::mutex> lock(plans_mutex_);
+  auto& slot = plans_[{input_shape, outputs}];
+  if (slot) return *slot;
+
+  auto plan = std::make_unique<Plan>();
+  const auto& engine = plan->engine;
+  dnnl::stream stream(engine);
+  const int num_values = static_cast<int>(layers_.size()) + 1;
+  plan->values.push_back(memory::desc(input_shape, kF32, Tag::nchw));
+  plan->last_read.assign(num_values, -1);
+  plan->keep.assign(num_values, false);
+  for (int v : outputs) {
+    if (v < 0 || v >= num_values) throw std::invalid_argument("ConvNet::run: unknown output value");
+    plan->keep[v] = true;
+  }
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    const Layer& layer = layers_[i];
+    Plan::Step step;
+    step.input = layer.input;
+    step.output = static_cast<int>(i) + 1;
+    const memory::desc& src = plan->values[layer.input];
+    const auto in = src.dims();
+    if (layer.is_conv) {
+      const Conv& c = layer.conv;
+      if (in[1] != c.weight.size(1) * c.groups)
+        throw std::invalid_argument("ConvNet: layer " + std::to_string(i) + " expects " +
+                                    std::to_string(c.weight.size(1) * c.groups) + " input channels, got " +
+                                    std::to_string(in[1]));
+      const Axis y = conv_axis(in[2], c.weight.size(2), c.stride, c.padding, c.tf_same_padding);
+      const Axis x = conv_axis(in[3], c.weight.size(3), c.stride, c.padding, c.tf_same_padding);
+      const memory::desc dst({in[0], c.weight.size(0), y.out, x.out}, kF32, Tag::any);
+      const memory::desc bias({c.weight.size(0)}, kF32, Tag::x);
+      auto make_pd = [&](const memory::desc& src_desc) {
+        dnnl::convolution_forward::desc op(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
+                                           src_desc, any_weights_desc(c), bias, dst, {c.stride, c.stride},
+                                           {y.before, x.before}, {y.after, x.after});
+        return dnnl::convolution_forward::primitive_desc(op, attr_with(post_ops_of(c)), engine);
+      };
+      // The input as it is, unless only oneDNN's slow reference code takes that layout
+      // (e.g. depthwise after a blocked stem): then the layout oneDNN prefers, reordered.
+      auto pd = make_pd(src);
+      if (std::string(pd.impl_info_str()).rfind("ref", 0) == 0) {
+        pd = make_pd(memory::desc(in, kF32, Tag::any));
+        step.input_desc = pd.src_desc();
+        step.input_reorder = dnnl::reorder(dnnl::reorder::primitive_desc(engine, src, engine, pd.src_desc()));
+      }
+      step.primitive = dnnl::convolution_forward(pd);
+      step.scratchpad_bytes = pd.scratchpad_desc().get_size();
+      memory plain(plain_weights_desc(c), engine, c.weight.data_ptr());
+      step.weights = memory(pd.weights_desc(), engine);
+      dnnl::reorder(plain, step.weights).execute(stream, plain, step.weights);
+      step.bias = memory(pd.bias_desc(), engine);
+      std::memcpy(step.bias.get_data_handle(), c.bias.data_ptr(), pd.bias_desc().get_size());
+      plan->values.push_back(pd.dst_desc());
+      if (c.residual >= 0) {
+        step.residual = c.residual;
+        if (plan->values[c.residual].dims() != pd.dst_desc().dims())
+          throw std::invalid_argument("ConvNet: layer " + std::to_string(i) + " adds a residual of another shape");
+        plan->last_read[c.residual] = static_cast<int>(i);
+      }
+    } else {
+      const Axis y = conv_axis(in[2], layer.kernel, layer.stride, layer.padding, false);
+      const Axis x = conv_axis(in[3], layer.kernel, layer.stride, layer.padding, false);
+      const memory::desc dst({in[0], in[1], y.out, x.out}, kF32, Tag::any);
+      dnnl::pooling_v2_forward::desc op(dnnl::prop_kind::forward_inference, dnnl::algorithm::pooling_max, src, dst,
+                                        {layer.stride, layer.stride}, {layer.kernel, layer.kernel}, {0, 0},
+                                        {layer.padding, layer.padding}, {layer.padding, layer.padding});
+      dnnl::pooling_v2_forward::primitive_desc pd(op, attr_with(), engine);
+      step.primitive = dnnl::pooling_v2_forward(pd);
+      step.scratchpad_bytes = pd.scratchpad_desc().get_size();
+      plan->values.push_back(pd.dst_desc());
+    }
+    plan->last_read[layer.input] = static_cast<int>(i);
+    plan->steps.push_back(std::move(step));
+  }
+  // A residual's buffer becomes the output when nothing reads it afterwards; otherwise
+  // (it is an output, the network input, or read later) it is copied first.
+  for (size_t i = 0; i < plan->steps.size(); ++i) {
+    auto& step = plan->steps[i];
+    if (step.residual < 0) continue;
+    const int r = step.residual;
+    const auto& out = plan->values[step.output];
+    step.residual_in_place = r != kInput && !plan->keep[r] && r != step.input &&
+                             plan->last_read[r] == static_cast<int>(i) && plan->values[r] == out;
+    if (!step.residual_in_place)
+      step.residual_copy = dnnl::reorder(dnnl::reorder::primitive_desc(engine, plan->values[r], engine, out));
+  }
+  for (int v : outputs) {
+    const auto& from = plan->values[v];
+    const memory::desc nhwc(from.dims(), kF32, Tag::nhwc);
+    plan->to_channels_last.push_back(dnnl::reorder(dnnl::reorder::primitive_desc(engine, from, engine, nhwc)));
+  }
+  stream.wait();
+  slot = std::move(plan);
+  return *slot;
+}
+
+std::vector<torch::Tensor> ConvNet::run(const torch::Tensor& input, const std::vector<int>& outputs) const {
+  if (input.dim() != 4) throw std::invalid_argument("ConvNet::run: input must be [B, C, H, W]");
+  const torch::Tensor x = input.to(torch::kFloat).contiguous();
+  const Plan& plan = plan_for(x.sizes().vec(), outputs);
+  dnnl::stream stream(plan.engine);
+
+  const auto bytes = [](const memory::desc& d) {
+    return at::empty({static_cast<int64_t>(d.get_size())}, at::TensorOptions().dtype(torch::kByte));
+  };
+  std::vector<torch::Tensor> storage(plan.values.size());
+  std::vector<memory> values(plan.values.size());
+  values[kInput] = memory(plan.values[kInput], plan.engine, x.data_ptr());
+  for (size_t i = 0; i < plan.steps.size(); ++i) {
+    const auto& step = plan.steps[i];
+    const auto& out_desc = plan.values[step.output];
+    if (step.residual_in_place) {
+      storage[step.output] = storage[step.residual];
+      values[step.output] = values[step.residual];
+    } else {
+      storage[step.output] = bytes(out_desc);
+      values[step.output] = memory(out_desc, plan.engine, storage[step.output].data_ptr());
+      if (step.residual >= 0)
+        step.residual_copy.execute(stream, {{DNNL_ARG_FROM, values[step.residual]}, {DNNL_ARG_TO, values[step.output]}});
+    }
+    memory input = values[step.input];
+    torch::Tensor reordered_input;
+    if (step.input_reorder) {
+      reordered_input = bytes(step.input_desc);
+      input = memory(step.input_desc, plan.engine, reordered_input.data_ptr());
+      step.input_reorder.execute(stream, {{DNNL_ARG_FROM, values[step.input]}, {DNNL_ARG_TO, input}});
+    }
+    const auto scratch = at::empty({static_cast<int64_t>(step.scratchpad_bytes)}, at::TensorOptions().dtype(torch::kByte));
+    std::unordered_map<int, memory> args{
+        {DNNL_ARG_SRC, input},
+        {DNNL_ARG_DST, values[step.output]},
+        {DNNL_ARG_SCRATCHPAD, memory({{static_cast<int64_t>(step.scratchpad_bytes)}, memory::data_type::u8, Tag::x},
+                                     plan.engine, scratch.data_ptr())}};
+    if (step.weights) {
+      args.emplace(DNNL_ARG_WEIGHTS, step.weights);
+      args.emplace(DNNL_ARG_BIAS, step.bias);
+    }
+    step.primitive.execute(stream, args);
+    // Free what no later step reads (the in-place output keeps the residual's buffer alive).
+    for (int v : {step.input, step.residual})
+      if (v > kInput && plan.last_read[v] == static_cast<int>(i) && !plan.keep[v]) {
+        storage[v] = torch::Tensor();
+        values[v] = memory();
+      }
+  }
+  std::vector<torch::Tensor> result;
+  for (size_t k = 0; k < outputs.size(); ++k) {
+    const auto dims = plan.values[outputs[k]].dims();
+    auto t = at::empty(dims, at::TensorOptions().dtype(torch::kFloat).memory_format(at::MemoryFormat::ChannelsLast));
+    memory to({dims, kF32, Tag::nhwc}, plan.engine, t.data_ptr());
+    plan.to_channels_last[k].execute(stream, {{DNNL_ARG_FROM, values[outputs[k]]}, {DNNL_ARG_TO, to}});
+    result.push_back(std::move(t));
+  }
+  stream.wait();
+  return result;
+}
+
+}  // namespace patchcore

@@ -1,0 +1,60 @@
+#pragma once
+// A feed-forward convolutional network run with oneDNN primitives, for inference only:
+// convolutions (BatchNorm folded in) with their activation and residual add fused into
+// the convolution, and max pooling. Activations stay in the blocked layouts oneDNN picks
+// for this CPU (nChw16c with AVX-512, nChw8c with AVX2) from the input to the requested
+// outputs, and weights are reordered into the convolution's layout once per input shape,
+// which is what makes it faster than calling ATen convolution by convolution.
+//
+// Layers are added in execution order; each returns the id of the value it produces,
+// which later layers (and `run`'s outputs) refer to. Value kInput is the network input.
+#include <torch/types.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <tuple>
+#include <vector>
+
+namespace patchcore {
+
+class ConvNet {
+ public:
+  static constexpr int kInput = 0;
+  enum class Activation { none, relu, relu6 };
+
+  struct Conv {
+    int input = kInput;
+    torch::Tensor weight;  // float32 [O, I/groups, kh, kw]
+    torch::Tensor bias;    // float32 [O]
+    int64_t stride = 1;
+    int64_t padding = 0;   // on every side; ignored when tf_same_padding
+    bool tf_same_padding = false;  // TensorFlow "same": output = ceil(input / stride), extra pad after
+    int64_t groups = 1;
+    int residual = -1;     // a value of the output's shape added before the activation
+    Activation activation = Activation::none;
+  };
+
+  ConvNet();
+  ~ConvNet();
+  ConvNet(ConvNet&&) noexcept;
+
+  int add_conv(Conv conv);
+  int add_max_pool(int input, int64_t kernel, int64_t stride, int64_t padding);
+
+  // input: float [B, C, H, W] (any layout). Returns the requested values as float
+  // [B, C, h, w] tensors in channels-last memory. Thread-safe.
+  std::vector<torch::Tensor> run(const torch::Tensor& input, const std::vector<int>& outputs) const;
+
+ private:
+  struct Layer;
+  struct Plan;
+  const Plan& plan_for(const std::vector<int64_t>& input_shape, const std::vector<int>& outputs) const;
+
+  std::vector<Layer> layers_;
+  mutable std::mutex plans_mutex_;
+  mutable std::map<std::tuple<std::vector<int64_t>, std::vector<int>>, std::unique_ptr<Plan>> plans_;
+};
+
+}  // namespace patchcore
