@@ -9,7 +9,8 @@ namespace patchcore {
 // For each layer map: 3x3 average pooling, stride 1, padding 1 (count_include_pad=true,
 // torch's default); every map after the first is upsampled bilinearly
 // (align_corners=false) to the first map's size; all are concatenated on channels.
-// Returns [B, C_total, h, w].
+// Takes float32 CPU maps of any layout. Returns [B, C_total, h, w] in channels-last memory,
+// so that its patch rows (permute to [B,h,w,C], reshape to [B*h*w, C]) are a view, not a copy.
 torch::Tensor build_embedding(const std::vector<torch::Tensor>& layer_maps);
 
 // [B, C, h, w] -> [B*h*w, C]: one row per patch, image-major, then y, then x.

@@ -1,8 +1,16 @@
 #include "head/scorer.h"
 
+#include <ATen/Parallel.h>
+#include <ATen/native/UpSample.h>
+
 #include <algorithm>
+#include <array>
+#include <cmath>
 #include <stdexcept>
 #include <string>
+#include <vector>
+
+#include "head/kernels/blur_kernels.h"
 
 namespace patchcore {
 namespace {
@@ -14,6 +22,68 @@ void check_bank(const torch::Tensor& patches, const torch::Tensor& bank, const c
     throw std::invalid_argument(std::string(who) + ": patch features have " +
                                 std::to_string(patches.size(-1)) + " channels, memory bank " +
                                 std::to_string(bank.size(1)));
+}
+
+// anomalib's anomaly-map blur: Gaussian, sigma 4, radius int(4 * sigma + 0.5).
+constexpr double kBlurSigma = 4.0;
+constexpr int64_t kBlurRadius = static_cast<int64_t>(4.0 * kBlurSigma + 0.5);  // 16
+constexpr int64_t kBlurTaps = 2 * kBlurRadius + 1;                             // 33
+
+// The normalised 1-D Gaussian, computed in double then rounded once.
+const std::array<float, kBlurTaps>& gaussian_taps() {
+  static const auto taps = [] {
+    std::array<double, kBlurTaps> exact;
+    double sum = 0;
+    for (int64_t i = 0; i < kBlurTaps; ++i) {
+      const double d = static_cast<double>(i - kBlurRadius);
+      sum += exact[i] = std::exp(-(d * d) / (2 * kBlurSigma * kBlurSigma));
+    }
+    std::array<float, kBlurTaps> rounded;
+    for (int64_t i = 0; i < kBlurTaps; ++i) rounded[i] = static_cast<float>(exact[i] / sum);
+    return rounded;
+  }();
+  return taps;
+}
+
+// torch's "reflect" padding (the edge is not repeated): -j -> j, n-1+j -> n-1-j; needs j < n.
+int64_t reflect(int64_t i, int64_t n) { return i < 0 ? -i : (i >= n ? 2 * (n - 1) - i : i); }
+
+// Source index of each output index of upsample_nearest2d, from ATen's own rule.
+std::vector<int64_t> nearest_sources(int64_t in, int64_t out) {
+  std::vector<int64_t> sources(out);
+  for (int64_t i = 0; i < out; ++i) sources[i] = at::native::nearest_idx(i, in, out, c10::nullopt);
+  return sources;
+}
+
+// Where the upsampled, reflect-padded map reads the patch grid.
+struct BlurSources {
+  std::vector<int64_t> rows;         // grid row of each output row
+  std::vector<int64_t> padded_cols;  // grid column of each pixel of a padded output row
+};
+
+BlurSources blur_sources(int64_t h, int64_t w, int64_t height, int64_t width) {
+  BlurSources s{nearest_sources(h, height), std::vector<int64_t>(width + 2 * kBlurRadius)};
+  const auto cols = nearest_sources(w, width);
+  for (int64_t i = 0; i < static_cast<int64_t>(s.padded_cols.size()); ++i)
+    s.padded_cols[i] = cols[reflect(i - kBlurRadius, width)];
+  return s;
+}
+
+// Output row y of one image (grid [h, w] contiguous): the vertical pass, then the horizontal
+// one. columns [w] and padded [width + 2 * radius] are scratch.
+void blur_row(const float* grid, int64_t w, const BlurSources& s, int64_t y, float* columns, float* padded,
+              float* out) {
+  const int64_t height = static_cast<int64_t>(s.rows.size());
+  const int64_t width = static_cast<int64_t>(s.padded_cols.size()) - 2 * kBlurRadius;
+  const auto& taps = gaussian_taps();
+  std::array<const float*, kBlurTaps> sources;
+  // Vertical pass at the grid's width: upsampling only repeats grid columns, so this is the
+  // very sum a full-width pass would compute for each of their copies.
+  for (int64_t t = 0; t < kBlurTaps; ++t) sources[t] = grid + s.rows[reflect(y + t - kBlurRadius, height)] * w;
+  blur_kernels::weighted_sum(sources.data(), taps.data(), kBlurTaps, w, columns);
+  for (size_t i = 0; i < s.padded_cols.size(); ++i) padded[i] = columns[s.padded_cols[i]];
+  for (int64_t t = 0; t < kBlurTaps; ++t) sources[t] = padded + t;
+  blur_kernels::weighted_sum(sources.data(), taps.data(), kBlurTaps, width, out);
 }
 
 }  // namespace
@@ -63,24 +133,25 @@ torch::Tensor image_scores(const PatchScores& scores, const torch::Tensor& patch
 }
 
 torch::Tensor anomaly_maps(const torch::Tensor& patch_grid, int64_t height, int64_t width) {
-  if (patch_grid.dim() != 4 || patch_grid.size(1) != 1)
-    throw std::invalid_argument("anomaly_maps: patch grid must be [B,1,h,w]");
-  constexpr double kSigma = 4.0;
-  constexpr int64_t kRadius = static_cast<int64_t>(4.0 * kSigma + 0.5);  // 16
-  constexpr int64_t kSize = 2 * kRadius + 1;                            // 33
-  if (height <= kRadius || width <= kRadius)
+  if (patch_grid.dim() != 4 || patch_grid.size(1) != 1 || patch_grid.size(2) == 0 || patch_grid.size(3) == 0)
+    throw std::invalid_argument("anomaly_maps: patch grid must be [B,1,h,w] with h, w >= 1");
+  if (patch_grid.scalar_type() != torch::kFloat || !patch_grid.device().is_cpu())
+    throw std::invalid_argument("anomaly_maps: patch grid must be a float32 CPU tensor");
+  if (height <= kBlurRadius || width <= kBlurRadius)
     throw std::invalid_argument("anomaly_maps: output must be larger than " +
-                                std::to_string(kRadius) + " pixels per side for the blur");
-  auto maps = at::upsample_nearest2d(patch_grid, {height, width});
-  // Normalised 1-D Gaussian, computed in double then rounded once.
-  auto kernel = at::arange(-kRadius, kRadius + 1, patch_grid.options().dtype(torch::kDouble));
-  kernel = at::exp(-(kernel * kernel) / (2 * kSigma * kSigma));
-  kernel = (kernel / kernel.sum()).to(maps.scalar_type());
-  const auto kh = kernel.view({1, 1, kSize, 1});
-  const auto kw = kernel.view({1, 1, 1, kSize});
-  maps = at::reflection_pad2d(maps, {kRadius, kRadius, kRadius, kRadius});
-  maps = at::conv2d(maps, kh);  // vertical pass: [B,1,H,W+2r]
-  maps = at::conv2d(maps, kw);  // horizontal pass: [B,1,H,W]
+                                std::to_string(kBlurRadius) + " pixels per side for the blur");
+  const auto grid = patch_grid.contiguous();
+  const int64_t h = grid.size(2), w = grid.size(3);
+  const auto sources = blur_sources(h, w, height, width);
+  auto maps = at::empty({grid.size(0), 1, height, width}, grid.options());
+  const float* grid_data = grid.data_ptr<float>();
+  float* maps_data = maps.data_ptr<float>();
+  at::parallel_for(0, maps.size(0) * height, 1, [&](int64_t begin, int64_t end) {
+    std::vector<float> columns(w), padded(sources.padded_cols.size());
+    for (int64_t r = begin; r < end; ++r)
+      blur_row(grid_data + (r / height) * h * w, w, sources, r % height, columns.data(), padded.data(),
+               maps_data + r * width);
+  });
   return maps;
 }
 
