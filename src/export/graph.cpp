@@ -386,25 +386,6 @@ std::string join(const std::vector<std::string>& v, const char* sep) {
 
 }  // namespace
 
-torch::Tensor support_table(const torch::Tensor& memory_bank, int64_t num_neighbors) {
-  const auto bank = memory_bank.to(torch::kFloat).contiguous();
-  const int64_t m = bank.size(0);
-  const int64_t k = std::min<int64_t>(std::max<int64_t>(num_neighbors, 1), m);
-  auto table = at::empty({m, k}, bank.options().dtype(torch::kLong));
-  // The same arithmetic as the native scorer's euclidean_dist, in row chunks.
-  const auto y_norm_t = bank.pow(2).sum(-1, /*keepdim=*/true).t();
-  const int64_t chunk = std::max<int64_t>(1, (int64_t{256} << 20) / (4 * std::max<int64_t>(m, 1)));
-  for (int64_t start = 0; start < m; start += chunk) {
-    const int64_t len = std::min(chunk, m - start);
-    const auto x = bank.narrow(0, start, len);
-    auto d = at::mm(x, bank.t());
-    d.mul_(-2).add_(x.pow(2).sum(-1, true)).add_(y_norm_t);
-    d.clamp_min_(0).sqrt_();
-    table.narrow(0, start, len).copy_(std::get<1>(d.topk(k, 1, /*largest=*/false)));
-  }
-  return table;
-}
-
 ExportGraph build_export_graph(const ExportSource& source) {
   const BackboneInfo& info = backbone_info(source.backbone);  // UserError when unknown
   // Validate names and shapes of the weights exactly as the native backbone does.
@@ -426,6 +407,13 @@ ExportGraph build_export_graph(const ExportSource& source) {
     throw UserError("export: the memory bank must be a non-empty [M, C] tensor");
   const auto bank = bank_in.to(torch::kFloat).contiguous();
   if (source.num_neighbors < 1) throw UserError("export: num_neighbors must be >= 1");
+  const int64_t support_k = std::min<int64_t>(source.num_neighbors, bank.size(0));
+  const auto& support = source.support;
+  if (source.num_neighbors > 1 &&
+      (!support.defined() || support.dim() != 2 || support.size(0) != bank.size(0) || support.size(1) < support_k ||
+       support.scalar_type() != torch::kLong))
+    throw UserError("export: the support table must be int64 [" + std::to_string(bank.size(0)) + ", >= " +
+                    std::to_string(support_k) + "], as the checkpoint stores it; retrain the model");
 
   Builder b;
   const int x = b.input("input", {-1, 3, H, W});
@@ -501,7 +489,7 @@ ExportGraph build_export_graph(const ExportSource& source) {
   const auto worst = b.ops(GraphOp::kTopK, "worst_patch", {scores}, {{"k", {1}}, {"axis", {1}}, {"largest", {1}}});
   int pred = worst[0];  // [B, 1]
   if (source.num_neighbors > 1) {
-    const int table = b.constant("support_table", support_table(bank, source.num_neighbors));  // [M,k]
+    const int table = b.constant("support_table", support.narrow(1, 0, support_k).contiguous());  // [M,k]
     const int nn_of_worst = b.op(GraphOp::kGatherND, "worst_nearest", {nn_idx, worst[1]}, {{"batch_dims", {1}}});  // [B]
     const int support = b.op(GraphOp::kGather, "support", {table, nn_of_worst}, {{"axis", {0}}});  // [B,k]
     const int row = b.op(GraphOp::kGatherND, "worst_dist_sq", {d2, worst[1]}, {{"batch_dims", {1}}});  // [B,M]

@@ -30,6 +30,9 @@ struct ExportSource {
   int64_t height = 224;              // trained image size
   int64_t width = 224;
   int64_t num_neighbors = 9;
+  // The support table of the image-score re-weighting (head/scorer.h: support_table,
+  // stored in the checkpoint): int64 [M, >= min(num_neighbors, M)]; needed when num_neighbors > 1.
+  torch::Tensor support;
   InputScaling scaling = InputScaling::kImageNet;  // recorded as model metadata only
   // Further metadata entries written into both formats (ONNX metadata_props, IR rt_info):
   // the ROI settings and template (patchcore.roi_*, see include/patchcore/roi.h).
@@ -112,10 +115,5 @@ struct EvaluateOptions {
 std::vector<torch::Tensor> evaluate_export_graph(const ExportGraph& graph,
                                                  const torch::Tensor& input,
                                                  const EvaluateOptions& options = {});
-
-// The support table of the image-score re-weighting: row j holds the
-// min(num_neighbors, M) bank rows nearest to bank row j (ascending distance, as
-// anomalib's topk(largest=False)), int64 [M, k]. Depends only on the bank.
-torch::Tensor support_table(const torch::Tensor& memory_bank, int64_t num_neighbors);
 
 }  // namespace patchcore

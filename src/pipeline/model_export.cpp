@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "head/scorer.h"
+#include "search/exact_index.h"
+
 namespace patchcore {
 namespace {
 
@@ -57,6 +60,10 @@ ExportSource export_source(const Checkpoint& checkpoint, const NormStats& stats)
   source.height = checkpoint.config.preprocessing.height;
   source.width = checkpoint.config.preprocessing.width;
   source.num_neighbors = checkpoint.config.num_neighbors;
+  source.support = checkpoint.support;
+  const int64_t k = std::min<int64_t>(source.num_neighbors, checkpoint.memory_bank.size(0));
+  if (k > 1 && !source.support.defined())  // checkpoints from before the table was stored
+    source.support = support_table(search::ExactIndex(checkpoint.memory_bank), checkpoint.memory_bank, k);
   source.scaling = checkpoint.config.preprocessing.scaling;
   if (checkpoint.roi) source.metadata = checkpoint.roi->to_metadata();
   for (const auto& [key, value] : model_info_metadata(checkpoint, stats)) source.metadata[key] = value;

@@ -69,14 +69,6 @@ TEST(ExportGraph, Fp16ConstantsStayClose) {
   EXPECT_LT(score_err, 1e-2);
 }
 
-TEST(ExportGraph, SupportTableStartsWithTheRowItself) {
-  const auto bank = torch::randn({50, 8}, torch::TensorOptions().dtype(torch::kFloat));
-  const auto table = support_table(bank, 4);
-  ASSERT_EQ(table.sizes(), torch::IntArrayRef({50, 4}));
-  EXPECT_TRUE(table.select(1, 0).equal(torch::arange(50, torch::kLong)));
-  EXPECT_EQ(support_table(bank.narrow(0, 0, 2), 9).size(1), 2);  // k = min(neighbors, M)
-}
-
 TEST(ExportGraph, RejectsBadSources) {
   auto model = export_testing::make_model("resnet18", {"layer2"}, 64, 9);
   auto bad = model.source;
@@ -90,6 +82,11 @@ TEST(ExportGraph, RejectsBadSources) {
   EXPECT_THROW(build_export_graph(bad), UserError);
   bad = model.source;
   bad.weights.erase("layer1.0.conv1.weight");
+  EXPECT_THROW(build_export_graph(bad), UserError);
+  bad = model.source;
+  bad.support = torch::Tensor();  // num_neighbors 9 needs the checkpoint's support table
+  EXPECT_THROW(build_export_graph(bad), UserError);
+  bad.support = model.source.support.narrow(0, 0, 5);
   EXPECT_THROW(build_export_graph(bad), UserError);
 }
 

@@ -61,6 +61,8 @@ inline Model make_model(const std::string& backbone, std::vector<std::string> la
   m.source.height = size;
   m.source.width = size;
   m.source.num_neighbors = num_neighbors;
+  const int64_t k = std::min<int64_t>(num_neighbors, rows);
+  if (k > 1) m.source.support = support_table(search::ExactIndex(m.source.memory_bank), m.source.memory_bank, k);
   m.source.scaling = m.backbone->info().scaling;
   return m;
 }
