@@ -74,9 +74,10 @@ Checkpoint load_checkpoint(const std::filesystem::path& path) {
   try {
     auto j = nlohmann::json::parse(meta->second);
     const int version = j.at("format_version").get<int>();
-    if (version != Checkpoint::kFormatVersion)
+    if (version < Checkpoint::kOldestReadableVersion || version > Checkpoint::kFormatVersion)
       throw UserError(where + ": checkpoint format version " + std::to_string(version) +
-                      " is not supported by this build (expects " + std::to_string(Checkpoint::kFormatVersion) +
+                      " is not supported by this build (reads " + std::to_string(Checkpoint::kOldestReadableVersion) +
+                      " to " + std::to_string(Checkpoint::kFormatVersion) +
                       "); retrain the model or use a matching patchcore version");
     c.config.backbone = j.at("backbone").get<std::string>();
     c.config.layers = j.at("layers").get<std::vector<std::string>>();

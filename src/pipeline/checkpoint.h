@@ -18,7 +18,10 @@ struct TrainingImage {
 };
 
 struct Checkpoint {
-  static constexpr int kFormatVersion = 1;
+  // 2: may hold an ROI (pipeline/checkpoint_roi.h), which a version-1 reader would ignore and
+  // then score whole images; version 1 (no ROI) is still read.
+  static constexpr int kFormatVersion = 2;
+  static constexpr int kOldestReadableVersion = 1;
   ModelConfig config;
   torch::Tensor memory_bank;  // [M, C] float32
   torch::Tensor support;      // [M, min(num_neighbors, M)] int64 (head/scorer.h: support_table); undefined if num_neighbors == 1

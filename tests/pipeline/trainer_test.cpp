@@ -6,12 +6,14 @@
 #include <opencv2/imgproc.hpp>
 
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "data/dataset.h"
 #include "data/preprocess.h"
 #include "head/norm_stats.h"
 #include "io/error.h"
+#include "io/safetensors.h"
 #include "patchcore/model.h"
 #include "pipeline/checkpoint.h"
 #include "pipeline_test_support.h"
@@ -90,6 +92,27 @@ TEST_F(TrainerTest, ModelWithoutAStoredSupportTableScoresTheSame) {
   checkpoint.support = torch::Tensor();
   save_checkpoint(model_dir / "checkpoint.safetensors", checkpoint);
   EXPECT_FLOAT_EQ(Model::load(model_dir).predict(image).score, with_table);
+}
+
+// Version 2 may carry an ROI; version-1 files (no ROI) still load, newer ones are refused
+// with the versions this build reads.
+TEST_F(TrainerTest, CheckpointFormatVersions) {
+  train(fast_train_options(data(), out()));
+  const auto path = out() / "wire" / "checkpoint.safetensors";
+  auto file = read_safetensors(path);
+  auto meta = nlohmann::json::parse(file.metadata.at("patchcore"));
+  EXPECT_EQ(meta.at("format_version").get<int>(), 2);
+  const auto with_version = [&](int version) {
+    meta["format_version"] = version;
+    file.metadata["patchcore"] = meta.dump();
+    write_safetensors(path, file);
+  };
+  with_version(1);
+  EXPECT_EQ(load_checkpoint(path).memory_bank.size(0), Model::load(out() / "wire").summary().memory_bank_rows);
+  with_version(3);
+  const auto message = user_error_message([&] { load_checkpoint(path); });
+  EXPECT_NE(message.find("format version 3"), std::string::npos) << message;
+  EXPECT_NE(message.find("reads 1 to 2"), std::string::npos) << message;
 }
 
 // With the full bank every training patch is its own nearest neighbour: distance
