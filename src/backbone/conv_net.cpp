@@ -3,6 +3,9 @@
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include <cstring>
+#include <map>
+#include <mutex>
+#include <tuple>
 #include <stdexcept>
 #include <string>
 
@@ -32,7 +35,7 @@ struct ConvNet::Plan {
     memory weights, bias;               // convolutions
     size_t scratchpad_bytes = 0;
   };
-  dnnl::engine engine{dnnl::engine::kind::cpu, 0};
+  dnnl::engine engine;
   std::vector<memory::desc> values;     // per value id
   std::vector<Step> steps;
   std::vector<int> last_read;           // step index; -1 when never read
@@ -89,9 +92,19 @@ dnnl::primitive_attr attr_with(const dnnl::post_ops& ops = {}) {
 
 }  // namespace
 
-ConvNet::ConvNet() = default;
+struct ConvNet::State {
+  dnnl::engine engine{dnnl::engine::kind::cpu, 0};
+  std::mutex mutex;  // guards the two maps
+  std::map<std::tuple<std::vector<int64_t>, std::vector<int>>, std::unique_ptr<Plan>> plans;
+  std::map<size_t, std::vector<memory>> packed_weights;  // per layer: one copy per layout
+
+  // Plans for other batch sizes mostly want the same weight layouts: packed once per layout.
+  memory packed(const Layer& layer, size_t index, const memory::desc& desc, dnnl::stream& stream);
+};
+
+ConvNet::ConvNet() : state_(std::make_unique<State>()) {}
 ConvNet::~ConvNet() = default;
-ConvNet::ConvNet(ConvNet&& other) noexcept : layers_(std::move(other.layers_)), plans_(std::move(other.plans_)) {}
+ConvNet::ConvNet(ConvNet&&) noexcept = default;
 
 int ConvNet::add_conv(Conv conv) {
   const int next = static_cast<int>(layers_.size()) + 1;
@@ -122,12 +135,24 @@ int ConvNet::add_max_pool(int input, int64_t kernel, int64_t stride, int64_t pad
   return next;
 }
 
+memory ConvNet::State::packed(const Layer& layer, size_t index, const memory::desc& desc, dnnl::stream& stream) {
+  auto& copies = packed_weights[index];
+  for (const auto& m : copies)
+    if (m.get_desc() == desc) return m;
+  memory plain(plain_weights_desc(layer.conv), engine, layer.conv.weight.data_ptr());
+  memory packed(desc, engine);
+  dnnl::reorder(plain, packed).execute(stream, plain, packed);
+  copies.push_back(packed);
+  return packed;
+}
+
 const ConvNet::Plan& ConvNet::plan_for(const std::vector<int64_t>& input_shape, const std::vector<int>& outputs) const {
-  std::lock_guard<std::mutex> lock(plans_mutex_);
-  auto& slot = plans_[{input_shape, outputs}];
+  std::lock_guard<std::mutex> lock(state_->mutex);
+  auto& slot = state_->plans[{input_shape, outputs}];
   if (slot) return *slot;
 
   auto plan = std::make_unique<Plan>();
+  plan->engine = state_->engine;
   const auto& engine = plan->engine;
   dnnl::stream stream(engine);
   const int num_values = static_cast<int>(layers_.size()) + 1;
@@ -171,9 +196,7 @@ const ConvNet::Plan& ConvNet::plan_for(const std::vector<int64_t>& input_shape, 
       }
       step.primitive = dnnl::convolution_forward(pd);
       step.scratchpad_bytes = pd.scratchpad_desc().get_size();
-      memory plain(plain_weights_desc(c), engine, c.weight.data_ptr());
-      step.weights = memory(pd.weights_desc(), engine);
-      dnnl::reorder(plain, step.weights).execute(stream, plain, step.weights);
+      step.weights = state_->packed(layer, i, pd.weights_desc(), stream);
       step.bias = memory(pd.bias_desc(), engine);
       std::memcpy(step.bias.get_data_handle(), c.bias.data_ptr(), pd.bias_desc().get_size());
       plan->values.push_back(pd.dst_desc());

@@ -11,10 +11,7 @@
 #include <torch/types.h>
 
 #include <cstdint>
-#include <map>
 #include <memory>
-#include <mutex>
-#include <tuple>
 #include <vector>
 
 namespace patchcore {
@@ -50,11 +47,11 @@ class ConvNet {
  private:
   struct Layer;
   struct Plan;
+  struct State;  // the oneDNN engine and what run() creates lazily: plans, packed weights
   const Plan& plan_for(const std::vector<int64_t>& input_shape, const std::vector<int>& outputs) const;
 
   std::vector<Layer> layers_;
-  mutable std::mutex plans_mutex_;
-  mutable std::map<std::tuple<std::vector<int64_t>, std::vector<int>>, std::unique_ptr<Plan>> plans_;
+  std::unique_ptr<State> state_;
 };
 
 }  // namespace patchcore
