@@ -1,40 +1,65 @@
 #!/usr/bin/env bash
-# Native prediction (patchcore::Model, no file I/O; bench/predict_bench.cpp) against
-# ONNX Runtime on the exported model of the same trained models, one command, 2 threads
-# each: resnet18 (random weights), 224x224, memory banks of 1000 and 10000 rows.
+# Native prediction (patchcore::Model::predict of one image, no file I/O; bench/predict_bench.cpp)
+# against ONNX Runtime on the exported .onnx of the same trained models, 2 threads each,
+# 224x224, random weights. Native and ORT runs alternate, ROUNDS times, and the table
+# shows the median of each side, so that both see the same machine load.
 #
-#   bash bench/native_vs_ort.sh        # needs scripts/build.sh and scripts/install-deps.sh first
+#   bash bench/native_vs_ort.sh                                   # resnet18 + wide_resnet50_2, 1k/10k/100k rows
+#   NETS=resnet18 BANKS="1000 10000" ROUNDS=3 bash bench/native_vs_ort.sh
+#
+# The models are trained on first use into $WORK/models (the 100k-row banks take minutes;
+# delete $WORK to retrain). Needs scripts/build.sh and scripts/install-deps.sh first.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 BUILD="${BUILD_DIR:-build}"
 BENCH="$ROOT/$BUILD/bench/predict_bench"
 CLI="$ROOT/$BUILD/patchcore"
 WORK="${TMPDIR:-/tmp}/patchcore-predict-bench"
-REPEAT="${REPEAT:-50}"
+NETS="${NETS:-resnet18 wide_resnet50_2}"
+BANKS="${BANKS:-1000 10000 100000}"
+ROUNDS="${ROUNDS:-3}"
+OUT="$WORK/native-vs-ort"
+rm -rf "$OUT" && mkdir -p "$OUT"
 
-"$BENCH" --benchmark_min_time=2 --benchmark_format=json --benchmark_out="$WORK.native.json" >/dev/null
-for rows in 1000 10000; do
-  model="$WORK/models/bank$rows"
-  "$CLI" export --model "$model" --format onnx >/dev/null
-  /usr/bin/python3 -c "import numpy as np; np.random.default_rng(0).standard_normal((1,3,224,224)).astype('<f4').tofile('$WORK/x.bin')"
-  cat >"$WORK/spec-$rows.json" <<JSON
-{"model": "$model/bank$rows.onnx", "output_dir": "$WORK/ort-$rows", "repeat": $REPEAT, "threads": 2,
- "inputs": [{"name": "input", "file": "$WORK/x.bin", "type": "float32", "dims": [1, 3, 224, 224]}]}
+net_index() { case "$1" in resnet18) echo 0 ;; wide_resnet50_2) echo 1 ;; *) echo "unknown net $1" >&2; exit 2 ;; esac; }
+ort_repeat() { case "$1" in 100000) echo 5 ;; 10000) echo 15 ;; *) echo 30 ;; esac; }
+
+/usr/bin/python3 -c "import numpy as np; np.random.default_rng(0).standard_normal((1,3,224,224)).astype('<f4').tofile('$OUT/x.bin')"
+for net in $NETS; do
+  for rows in $BANKS; do
+    name="$net-bank$rows"
+    # First run trains the model if needed (not timed), then export it for ORT.
+    "$BENCH" --benchmark_filter="BM_Predict/net:$(net_index "$net")/bank:$rows/" --benchmark_min_time=0.01 >/dev/null
+    "$CLI" export --model "$WORK/models/$name" --format onnx >/dev/null
+    cat >"$OUT/spec-$name.json" <<JSON
+{"model": "$WORK/models/$name/$name.onnx", "output_dir": "$OUT/ort-$name", "repeat": $(ort_repeat "$rows"), "threads": 2,
+ "inputs": [{"name": "input", "file": "$OUT/x.bin", "type": "float32", "dims": [1, 3, 224, 224]}]}
 JSON
-  mkdir -p "$WORK/ort-$rows"
-  node "$ROOT/tests/runtime/run_onnx.js" "$WORK/spec-$rows.json" >/dev/null
+  done
 done
 
-/usr/bin/python3 - "$WORK" <<'PY'
-import json, sys
-work = sys.argv[1]
-native = {b["name"]: b["real_time"] for b in json.load(open(work + ".native.json"))["benchmarks"]}
-print("| bank rows | native predict ms | ORT f32 ms (median) | ORT / native | native head share |")
+for round in $(seq "$ROUNDS"); do
+  for net in $NETS; do
+    for rows in $BANKS; do
+      name="$net-bank$rows"
+      "$BENCH" --benchmark_filter="BM_Predict/net:$(net_index "$net")/bank:$rows/" --benchmark_min_time=1 \
+        --benchmark_format=json --benchmark_out="$OUT/native-$name-$round.json" >/dev/null
+      node "$ROOT/tests/runtime/run_onnx.js" "$OUT/spec-$name.json" >/dev/null
+      cp "$OUT/ort-$name/outputs.json" "$OUT/ort-$name-$round.json"
+    done
+  done
+done
+
+/usr/bin/python3 - "$OUT" "$ROUNDS" "$NETS" "$BANKS" <<'PY'
+import json, statistics, sys
+out, rounds, nets, banks = sys.argv[1], int(sys.argv[2]), sys.argv[3].split(), sys.argv[4].split()
+print("| backbone | bank rows | native predict ms | ORT f32 ms | ORT / native |")
 print("|---|---|---|---|---|")
-for rows in (1000, 10000):
-    out = json.load(open(f"{work}/ort-{rows}/outputs.json"))
-    ort = out["latency_ms"]["median"]
-    nat = native[f"BM_Predict/{rows}/real_time"]
-    head = 1 - native["BM_BackboneOnly/real_time"] / nat
-    print(f"| {rows} | {nat:.1f} | {ort:.1f} | {ort / nat:.2f} | {head:.0%} |")
+for net in nets:
+    for rows in banks:
+        name = f"{net}-bank{rows}"
+        native = [json.load(open(f"{out}/native-{name}-{r}.json"))["benchmarks"][0]["real_time"] for r in range(1, rounds + 1)]
+        ort = [json.load(open(f"{out}/ort-{name}-{r}.json"))["latency_ms"]["median"] for r in range(1, rounds + 1)]
+        n, o = statistics.median(native), statistics.median(ort)
+        print(f"| {net} | {rows} | {n:.1f} | {o:.1f} | {o / n:.2f} |")
 PY

@@ -32,47 +32,66 @@ namespace fs = std::filesystem;
 
 const fs::path kWork = fs::temp_directory_path() / "patchcore-predict-bench";
 
-// resnet18 (random weights) at 224x224 on 40 generated images = 31360 patches;
-// the coreset ratio picks the bank size.
-const patchcore::Model& model_with_bank(int64_t rows) {
-  static std::map<int64_t, std::unique_ptr<patchcore::Model>> models;
-  auto& slot = models[rows];
+const char* const kNets[] = {"resnet18", "wide_resnet50_2", "mobilenet_v1_0.75"};
+
+// Generated images (784 patches each at 224x224): enough that a coreset ratio of at
+// most 0.85 gives `rows` bank rows.
+int64_t images_for(int64_t rows) { return std::max<int64_t>(40, (rows * 100 + 85 * 784 - 1) / (85 * 784)); }
+
+fs::path data_dir(int64_t rows) { return kWork / ("data-" + std::to_string(images_for(rows))); }
+
+std::string model_name(const std::string& backbone, int64_t rows) { return backbone + "-bank" + std::to_string(rows); }
+
+// A model (random weights, 224x224) with a bank of `rows` rows, trained on the first use
+// and kept under kWork (delete that folder to retrain: the 100k-row banks take minutes).
+const patchcore::Model& model_with_bank(const std::string& backbone, int64_t rows) {
+  static std::map<std::string, std::unique_ptr<patchcore::Model>> models;
+  const std::string name = model_name(backbone, rows);
+  auto& slot = models[name];
   if (!slot) {
-    if (!fs::exists(kWork / "data")) {
+    const fs::path data = data_dir(rows), folder = kWork / "models" / name;
+    if (!fs::exists(data)) {
       patchcore::DemoDatasetOptions d;
-      d.train_images = 40;
-      patchcore::write_demo_dataset(kWork / "data", d);
+      d.train_images = static_cast<int>(images_for(rows));
+      patchcore::write_demo_dataset(data, d);
     }
-    patchcore::TrainOptions o;
-    o.data_dir = kWork / "data";
-    o.output_dir = kWork / "models";
-    o.pattern_name = "bank" + std::to_string(rows);
-    o.model.backbone = "resnet18";
-    o.model.coreset_ratio = static_cast<double>(rows) / 31360.0 + 1e-9;
-    o.weights = "random:0";
-    o.show_progress = false;
-    o.export_model = false;
-    o.holdout_fraction = 0;  // every image in the bank: the bank has `rows` rows
-    patchcore::train(o);
-    slot = std::make_unique<patchcore::Model>(patchcore::Model::load(kWork / "models" / o.pattern_name));
+    if (!fs::exists(folder / patchcore::ModelFolder::kCheckpoint)) {
+      patchcore::TrainOptions o;
+      o.data_dir = data;
+      o.output_dir = kWork / "models";
+      o.pattern_name = name;
+      o.model.backbone = backbone;
+      o.model.coreset_ratio = static_cast<double>(rows) / static_cast<double>(images_for(rows) * 784) + 1e-9;
+      o.weights = "random:0";
+      o.show_progress = false;
+      o.export_model = false;
+      o.holdout_fraction = 0;  // every image in the bank: the bank has `rows` rows
+      patchcore::train(o);
+    }
+    slot = std::make_unique<patchcore::Model>(patchcore::Model::load(folder));
   }
   return *slot;
 }
 
-cv::Mat test_image() { return cv::imread((kWork / "data/test/scratch/000.png").string()); }
+cv::Mat test_image() { return cv::imread((data_dir(1000) / "test/scratch/000.png").string()); }
 
+// Model::predict of one image; args: backbone (index into kNets), bank rows.
 void BM_Predict(benchmark::State& state) {
   at::set_num_threads(2);
-  const auto& model = model_with_bank(state.range(0));
+  const auto& model = model_with_bank(kNets[state.range(0)], state.range(1));
   const cv::Mat image = test_image();
   for (auto _ : state) benchmark::DoNotOptimize(model.predict(image).score);
   state.counters["bank_rows"] = static_cast<double>(model.summary().memory_bank_rows);
 }
-BENCHMARK(BM_Predict)->Arg(1000)->Arg(10000)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_Predict)
+    ->ArgsProduct({{0, 1}, {1000, 10000, 100000}})
+    ->ArgNames({"net", "bank"})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 void BM_BackboneOnly(benchmark::State& state) {
   at::set_num_threads(2);
-  model_with_bank(1000);  // makes the data
+  model_with_bank("resnet18", 1000);  // makes the data
   auto weights = patchcore::random_weights("resnet18", 0);
   auto backbone = patchcore::create_backbone("resnet18", {"layer2", "layer3"}, weights);
   patchcore::Preprocessing spec;
@@ -85,8 +104,7 @@ BENCHMARK(BM_BackboneOnly)->Unit(benchmark::kMillisecond)->UseRealTime();
 // prediction, batch 32 training (--batch-size default).
 void BM_Backbone(benchmark::State& state) {
   at::set_num_threads(2);
-  static const char* const kNames[] = {"resnet18", "wide_resnet50_2", "mobilenet_v1_0.75"};
-  const std::string name = kNames[state.range(0)];
+  const std::string name = kNets[state.range(0)];
   const auto& info = patchcore::backbone_info(name);
   auto backbone = patchcore::create_backbone(name, info.default_layers, patchcore::random_weights(name, 0));
   auto gen = at::detail::createCPUGenerator(0);
@@ -107,8 +125,8 @@ void BM_Stage(benchmark::State& state) {
   at::set_num_threads(2);
   c10::InferenceMode guard;
   const int64_t rows = state.range(0);
-  model_with_bank(rows);
-  const auto dir = kWork / "models" / ("bank" + std::to_string(rows));
+  model_with_bank("resnet18", rows);
+  const auto dir = kWork / "models" / model_name("resnet18", rows);
   auto checkpoint = patchcore::load_checkpoint(dir / patchcore::ModelFolder::kCheckpoint);
   auto backbone = std::shared_ptr<const patchcore::Backbone>(patchcore::create_backbone(
       checkpoint.config.backbone, checkpoint.config.layers, checkpoint.backbone_weights));
