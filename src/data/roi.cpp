@@ -30,6 +30,43 @@ constexpr const char* kNoWindowHint =
     "; give the rectangle on the command line instead: --roi-rect X Y W H (pixels of the first training image, "
     "or of --roi-image FILE)";
 
+
+// The rectangle being dragged in the selection window, in canvas pixels.
+struct Drag {
+  cv::Point anchor;
+  cv::Rect rect;
+  bool dragging = false;
+};
+
+void on_mouse(int event, int x, int y, int /*flags*/, void* user) {
+  auto& drag = *static_cast<Drag*>(user);
+  if (event == cv::EVENT_LBUTTONDOWN) {
+    drag = {cv::Point(x, y), cv::Rect(), true};
+  } else if (drag.dragging && (event == cv::EVENT_MOUSEMOVE || event == cv::EVENT_LBUTTONUP)) {
+    drag.rect = cv::Rect(drag.anchor, cv::Point(x, y));
+    drag.dragging = event == cv::EVENT_MOUSEMOVE;
+  }
+}
+
+enum class Selection { confirmed, cancelled, window_closed };
+
+// Shows `canvas` until ENTER/SPACE (confirm), c/ESC (cancel) or the window's close button.
+// cv::selectROI is not used: it never returns when the window is closed.
+Selection run_selection_window(const std::string& title, const cv::Mat& canvas, Drag& drag) {
+  cv::setMouseCallback(title, on_mouse, &drag);
+  for (;;) {
+    cv::Mat frame = canvas.clone();
+    if (drag.rect.area() > 0) cv::rectangle(frame, drag.rect, cv::Scalar(0, 255, 0), 2);
+    cv::imshow(title, frame);
+    const int key = cv::waitKey(30);
+    if (cv::getWindowProperty(title, cv::WND_PROP_VISIBLE) < 1) return Selection::window_closed;
+    if (key < 0) continue;
+    const int k = key & 0xFF;
+    if (k == '\r' || k == '\n' || k == ' ') return Selection::confirmed;
+    if (k == 'c' || k == 27) return Selection::cancelled;
+  }
+}
+
 }  // namespace
 
 void validate_roi_options(const RoiOptions& o) {
@@ -80,17 +117,22 @@ cv::Rect select_roi_interactively(const cv::Mat& image, const std::string& image
               0.45, cv::Scalar(255, 255, 255), 1, cv::LINE_AA);
   cv::putText(canvas, "then press ENTER or SPACE (c = cancel).", cv::Point(6, 36), cv::FONT_HERSHEY_SIMPLEX, 0.45,
               cv::Scalar(255, 255, 255), 1, cv::LINE_AA);
-  cv::Rect chosen;
+  Drag drag;
+  Selection selection;
   try {
     cv::namedWindow(title, cv::WINDOW_AUTOSIZE | cv::WINDOW_GUI_NORMAL);
     cv::setWindowTitle(title, title + "  [" + image_name + "]");
-    chosen = cv::selectROI(title, canvas, /*showCrosshair=*/true, /*fromCenter=*/false);
-    cv::destroyWindow(title);
+    selection = run_selection_window(title, canvas, drag);
+    if (selection != Selection::window_closed) cv::destroyWindow(title);
     cv::waitKey(1);
   } catch (const cv::Exception& e) {
     throw UserError("--roi cannot open a window: OpenCV's highgui has no GUI backend here (" + std::string(e.what()) +
                     ")" + kNoWindowHint);
   }
+  if (selection == Selection::window_closed)
+    throw UserError("the ROI window for " + image_name + " was closed before a rectangle was confirmed" +
+                    kNoWindowHint);
+  cv::Rect chosen = selection == Selection::confirmed ? drag.rect : cv::Rect();
   chosen -= cv::Point(0, band);
   chosen &= cv::Rect(0, 0, shown.cols, shown.rows);
   if (chosen.width <= 0 || chosen.height <= 0)

@@ -137,37 +137,50 @@ TEST_F(RoiCli, BadInputIsAClearErrorWithExitCode1AndWritesNothing) {
   expect_nothing_written();
 }
 
-// The interactive path for real: Xvfb + xdotool drag a rectangle in the --roi window and
-// press ENTER; the rectangle must land in roi/roi.json.
-TEST_F(RoiCli, InteractiveSelectionUnderXvfbLandsInRoiJson) {
-  if (run_shell("command -v Xvfb").exit_code != 0 || run_shell("command -v xdotool").exit_code != 0)
-    GTEST_SKIP() << "skipped: Xvfb and/or xdotool are not installed (Debian packages xvfb, xdotool; "
-                    "scripts/install-deps.sh installs them)";
+bool has_xvfb_and_xdotool() {
+  return run_shell("command -v Xvfb").exit_code == 0 && run_shell("command -v xdotool").exit_code == 0;
+}
+const char* const kNoXvfb =
+    "skipped: Xvfb and/or xdotool are not installed (Debian packages xvfb, xdotool; scripts/install-deps.sh "
+    "installs them)";
+
+// A bash script that starts Xvfb, runs `patchcore ARGS` on it (log in `log`), waits for the
+// --roi window ($WID), runs `drive` and reports "train exit code N".
+std::string under_xvfb(const std::string& args, const fs::path& log, const std::string& drive) {
   const int display = 100 + static_cast<int>(::getpid() % 400);
-  const cv::Rect want(60, 50, 150, 110);  // image pixels; the window shows a hint band above the image
-  const int top = kRoiHintBand;
-  const fs::path log = dir_.path() / "train.log";
   std::ostringstream script;
   script << "set -u\n"
          << "Xvfb :" << display << " -screen 0 1280x1024x24 -nolisten tcp >/dev/null 2>&1 & XPID=$!\n"
          << "trap 'kill $XPID 2>/dev/null' EXIT\n"
          << "for i in $(seq 100); do [ -e /tmp/.X11-unix/X" << display << " ] && break; sleep 0.1; done\n"
          << "export DISPLAY=:" << display << "\n"
-         << PATCHCORE_CLI << " " << train_args("--roi") << " >" << log.string() << " 2>&1 & TPID=$!\n"
+         << PATCHCORE_CLI << " " << args << " >" << log.string() << " 2>&1 & TPID=$!\n"
          << "WID=$(timeout 60 xdotool search --sync --onlyvisible --name 'patchcore --roi' | head -1)\n"
          << "[ -n \"$WID\" ] || { echo 'no --roi window appeared'; kill $TPID; exit 2; }\n"
          << "sleep 0.5\n"
-         << "xdotool mousemove --window $WID " << want.x << " " << want.y + top << "; sleep 0.2\n"
-         << "xdotool mousedown 1; sleep 0.2\n"
-         << "for s in 1 2 3 4 5 6; do xdotool mousemove --window $WID $((" << want.x << " + " << want.width
-         << " * s / 6)) $((" << want.y + top << " + " << want.height << " * s / 6)); sleep 0.1; done\n"
-         << "xdotool mouseup 1; sleep 0.3\n"
-         << "xdotool windowfocus --sync $WID; sleep 0.1; xdotool key Return\n"
-         << "sleep 0.7; xdotool search --name 'patchcore --roi' >/dev/null && xdotool key space\n"
-         << "timeout 120 tail --pid=$TPID -f /dev/null\n"
+         << drive
+         << "timeout 120 tail --pid=$TPID -f /dev/null || kill $TPID  # hung: fail, do not wait forever\n"
          << "wait $TPID; echo \"train exit code $?\"\n";
+  return script.str();
+}
+
+// The interactive path for real: Xvfb + xdotool drag a rectangle in the --roi window and
+// press ENTER; the rectangle must land in roi/roi.json.
+TEST_F(RoiCli, InteractiveSelectionUnderXvfbLandsInRoiJson) {
+  if (!has_xvfb_and_xdotool()) GTEST_SKIP() << kNoXvfb;
+  const cv::Rect want(60, 50, 150, 110);  // image pixels; the window shows a hint band above the image
+  const int top = kRoiHintBand;
+  const fs::path log = dir_.path() / "train.log";
+  std::ostringstream drive;
+  drive << "xdotool mousemove --window $WID " << want.x << " " << want.y + top << "; sleep 0.2\n"
+        << "xdotool mousedown 1; sleep 0.2\n"
+        << "for s in 1 2 3 4 5 6; do xdotool mousemove --window $WID $((" << want.x << " + " << want.width
+        << " * s / 6)) $((" << want.y + top << " + " << want.height << " * s / 6)); sleep 0.1; done\n"
+        << "xdotool mouseup 1; sleep 0.3\n"
+        << "xdotool windowfocus --sync $WID; sleep 0.1; xdotool key Return\n"
+        << "sleep 0.7; xdotool search --name 'patchcore --roi' >/dev/null && xdotool key space\n";
   const fs::path script_file = dir_.path() / "drive.sh";
-  std::ofstream(script_file) << script.str();
+  std::ofstream(script_file) << under_xvfb(train_args("--roi"), log, drive.str());
   const auto r = run_shell("bash " + script_file.string());
   const std::string train_log = testing::read_file(log);
   ASSERT_TRUE(contains(r.output, "train exit code 0")) << r.output << "\n" << train_log;
@@ -175,6 +188,23 @@ TEST_F(RoiCli, InteractiveSelectionUnderXvfbLandsInRoiJson) {
   const auto rect = json.at("rect").get<std::vector<int>>();
   ASSERT_EQ(rect.size(), 4u);
   EXPECT_EQ(rect, (std::vector<int>{want.x, want.y, want.width, want.height})) << train_log;
+}
+
+// The window's close button (a window manager sends WM_DELETE_WINDOW: tests/cli/wm_close.py,
+// as xdotool cannot) ends training with a clear error instead of waiting forever.
+TEST_F(RoiCli, ClosingTheRoiWindowFailsCleanly) {
+  if (!has_xvfb_and_xdotool()) GTEST_SKIP() << kNoXvfb;
+  const fs::path log = dir_.path() / "train.log";
+  const fs::path wm_close = fs::path(__FILE__).parent_path() / "wm_close.py";
+  const std::string drive = "/usr/bin/python3 " + wm_close.string() + " $WID\n";
+  const fs::path script_file = dir_.path() / "drive.sh";
+  std::ofstream(script_file) << under_xvfb(train_args("--roi"), log, drive);
+  const auto r = run_shell("bash " + script_file.string());
+  const std::string train_log = testing::read_file(log);
+  ASSERT_TRUE(contains(r.output, "train exit code 1")) << r.output << "\n" << train_log;
+  EXPECT_TRUE(contains(train_log, "was closed before a rectangle was confirmed")) << train_log;
+  EXPECT_TRUE(contains(train_log, "--roi-rect")) << train_log;
+  expect_nothing_written();
 }
 
 }  // namespace
