@@ -1,10 +1,10 @@
 #pragma once
 // A feed-forward convolutional network run with oneDNN primitives, for inference only:
 // convolutions (BatchNorm folded in) with their activation and residual add fused into
-// the convolution, and max pooling. Activations stay in the blocked layouts oneDNN picks
-// for this CPU (nChw16c with AVX-512, nChw8c with AVX2) from the input to the requested
-// outputs, and weights are reordered into the convolution's layout once per input shape,
-// which is what makes it faster than calling ATen convolution by convolution.
+// the convolution, and max pooling. Activations stay in the layouts oneDNN picks for this
+// CPU from the input to the requested outputs, and weights are reordered into the
+// convolution's layout once per input shape, which is what makes it faster than calling
+// ATen convolution by convolution.
 //
 // Layers are added in execution order; each returns the id of the value it produces,
 // which later layers (and `run`'s outputs) refer to. Value kInput is the network input.
