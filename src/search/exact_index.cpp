@@ -15,7 +15,7 @@
 namespace patchcore::search {
 namespace {
 
-// A tile is kQueryBlock query rows x kBankBlock bank rows of dot products: 512 KiB,
+// A tile is kQueryBlock query rows x at most kBankBlock bank rows of dot products: 512 KiB,
 // which stays in L2 between the sgemm that writes it and the reduction that reads it.
 // 128 query rows: sgemm repacks the bank tile on every call, so fewer, taller tiles
 // (bench/search_bench: 64 rows was slower when many queries meet a small bank).
@@ -41,17 +41,18 @@ float* tile_buffer() {
 }
 
 // Work items = query groups x bank parts. A group is up to 8 query blocks that share
-// each bank tile while it is in L2: the bank streams from memory once per group (once per
-// image at prediction) instead of once per query block (17% faster for 100k rows x 384
-// channels, bench/search_bench). Tiles too big for L2 (1536 channels: 6 MiB) are not
-// reused that way, and grouping them was 7% slower: one block per group then. The bank
-// is split into parts only when there are too few groups to give every thread 4 items,
-// which bounds the imbalance of the static split to about 1/8.
-int64_t group_blocks(int64_t dim) { return kBankBlock * dim * 4 <= (int64_t{2} << 20) ? 8 : 1; }
+// each bank tile while it is in L2 (tiles are at most 1.5 MiB: bank_block): the bank
+// streams from memory once per group (once per image at prediction) instead of once per
+// query block (100k rows x 384 channels: 1.11-1.17x; 10k x 1536 with 256-row tiles instead
+// of 1024: 1.17x; bench/search_bench). The bank is split into parts only when there are
+// too few groups to give every thread 4 items, which bounds the imbalance of the static
+// split to about 1/8.
+constexpr int64_t kGroupBlocks = 8;
+// Bank rows per tile: 1024, fewer for wide rows so that a bank tile stays within 1.5 MiB.
+int64_t bank_block(int64_t dim) { return std::clamp<int64_t>((int64_t{3} << 19) / (4 * dim) / 64 * 64, 64, kBankBlock); }
 
 struct Plan {
   int64_t query_blocks;
-  int64_t blocks_per_group;
   int64_t groups;
   int64_t bank_parts;
   int64_t part_begin(int64_t part, int64_t bank_rows) const { return bank_rows * part / bank_parts; }
@@ -59,11 +60,10 @@ struct Plan {
 
 Plan make_plan(int64_t count, int64_t bank_rows, int64_t dim) {
   const int64_t query_blocks = ceil_div(count, kQueryBlock);
-  const int64_t blocks_per_group = group_blocks(dim);
-  const int64_t groups = ceil_div(query_blocks, blocks_per_group);
+  const int64_t groups = ceil_div(query_blocks, kGroupBlocks);
   const int64_t wanted = 4 * static_cast<int64_t>(at::get_num_threads());
-  const int64_t parts = std::clamp<int64_t>(ceil_div(wanted, groups), 1, ceil_div(bank_rows, kBankBlock));
-  return {query_blocks, blocks_per_group, groups, parts};
+  const int64_t parts = std::clamp<int64_t>(ceil_div(wanted, groups), 1, ceil_div(bank_rows, bank_block(dim)));
+  return {query_blocks, groups, parts};
 }
 
 // Runs `reduce(tile, part, first_query)` over every tile of every work item in parallel.
@@ -76,11 +76,12 @@ void for_each_tile(const Plan& plan, const float* queries, int64_t count, const 
     float* dots = tile_buffer();
     for (int64_t item = begin; item < end; ++item) {
       const int64_t part = item % plan.bank_parts, group = item / plan.bank_parts;
-      const int64_t first_block = group * plan.blocks_per_group;
-      const int64_t last_block = std::min(first_block + plan.blocks_per_group, plan.query_blocks);
+      const int64_t first_block = group * kGroupBlocks;
+      const int64_t last_block = std::min(first_block + kGroupBlocks, plan.query_blocks);
       const int64_t part_end = plan.part_begin(part + 1, bank_rows);
-      for (int64_t c0 = plan.part_begin(part, bank_rows); c0 < part_end; c0 += kBankBlock) {
-        const int64_t cols = std::min(kBankBlock, part_end - c0);
+      const int64_t block_rows = bank_block(dim);
+      for (int64_t c0 = plan.part_begin(part, bank_rows); c0 < part_end; c0 += block_rows) {
+        const int64_t cols = std::min(block_rows, part_end - c0);
         for (int64_t block = first_block; block < last_block; ++block) {
           const int64_t q0 = block * kQueryBlock, rows = std::min(kQueryBlock, count - q0);
           tile_dots(queries + q0 * dim, rows, y + c0 * dim, cols, dim, dots);

@@ -21,7 +21,12 @@ constexpr double kEps32 = 1.1920929e-7;
 // Exact nearest rows in double: squared distances [P, M].
 torch::Tensor reference_squared(const torch::Tensor& x, const torch::Tensor& y) {
   const auto xd = x.to(torch::kDouble), yd = y.to(torch::kDouble);
-  return (xd.unsqueeze(1) - yd.unsqueeze(0)).pow(2).sum(-1);
+  // Query rows in chunks: the [rows, M, C] difference stays within ~32 MB.
+  const int64_t chunk = std::max<int64_t>(1, (int64_t{4} << 20) / std::max<int64_t>(1, y.size(0) * y.size(1)));
+  std::vector<torch::Tensor> parts;
+  for (int64_t r = 0; r < x.size(0); r += chunk)
+    parts.push_back((xd.narrow(0, r, std::min(chunk, x.size(0) - r)).unsqueeze(1) - yd.unsqueeze(0)).pow(2).sum(-1));
+  return at::cat(parts, 0);
 }
 
 // float32 rounding bound of anomalib's |x|^2 - 2x.y + |y|^2 in units of d^2.
@@ -62,7 +67,10 @@ void expect_nearest_matches_reference(int64_t p, int64_t m, int64_t c, uint64_t 
 TEST_P(SimdLevels, NearestMatchesDoubleReferenceOnOddSizes) {
   const std::vector<std::tuple<int64_t, int64_t, int64_t>> sizes = {
       {1, 1, 1},      {5, 1, 17},    {7, 3, 1},      {64, 1024, 16}, {65, 1025, 33},
-      {130, 2049, 7}, {3, 3000, 100}, {200, 17, 384}, {1, 5000, 23}};
+      {130, 2049, 7}, {3, 3000, 100}, {200, 17, 384}, {1, 5000, 23},
+      // Wide rows: shorter bank tiles (256 rows at 1536 channels, 64 at 7000), and more
+      // than one group of 8 query blocks sharing each tile.
+      {1100, 300, 1536}, {20, 150, 7000}};
   uint64_t seed = 1;
   for (const auto& [p, m, c] : sizes) expect_nearest_matches_reference(p, m, c, seed++);
 }
@@ -86,7 +94,7 @@ TEST_P(SimdLevels, NearestIsTheSameOnOneThreadAndOnMany) {
 
 TEST_P(SimdLevels, KnnMatchesDoubleReference) {
   for (const auto& [p, m, c, k] : std::vector<std::tuple<int64_t, int64_t, int64_t, int64_t>>{
-           {9, 1, 5, 1}, {33, 2500, 19, 9}, {70, 1030, 64, 5}, {2, 3000, 3, 17}}) {
+           {9, 1, 5, 1}, {33, 2500, 19, 9}, {70, 1030, 64, 5}, {2, 3000, 3, 17}, {1100, 300, 1536, 3}}) {
     SCOPED_TRACE("P=" + std::to_string(p) + " M=" + std::to_string(m) + " k=" + std::to_string(k));
     torch::manual_seed(p * 31 + m);
     const auto y = torch::randn({m, c}), x = torch::randn({p, c});
