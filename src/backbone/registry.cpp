@@ -8,15 +8,10 @@
 #include "backbone/mobilenet.h"
 #include "backbone/resnet.h"
 #include "io/error.h"
+#include "io/text.h"
 
 namespace patchcore {
 namespace {
-
-std::string join(const std::vector<std::string>& items) {
-  std::string out;
-  for (const auto& s : items) out += (out.empty() ? "" : ", ") + s;
-  return out;
-}
 
 std::vector<BackboneInfo> make_backbones() {
   const std::vector<std::string> resnet_layers = {"layer1", "layer2", "layer3", "layer4"};

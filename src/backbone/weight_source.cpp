@@ -39,6 +39,7 @@
 #include "io/error.h"
 #include "io/progress.h"
 #include "io/sha256.h"
+#include "io/text.h"
 
 namespace patchcore {
 
@@ -545,9 +546,9 @@ const WeightLocation& official_weight_location(const std::string& backbone) {
   const auto& table = locations();
   const auto it = table.find(backbone);
   if (it == table.end()) {
-    std::string names;
-    for (const auto& [name, _] : table) names += (names.empty() ? "" : ", ") + name;
-    throw UserError("unknown backbone '" + backbone + "'; backbones with official weights: " + names);
+    std::vector<std::string> names;
+    for (const auto& [name, _] : table) names.push_back(name);
+    throw UserError("unknown backbone '" + backbone + "'; backbones with official weights: " + join(names));
   }
   return it->second;
 }

@@ -8,6 +8,7 @@
 #include "cli/roi_options.h"
 #include "cli/threads.h"
 #include "io/error.h"
+#include "io/text.h"
 #include "pipeline/trainer.h"
 
 namespace patchcore::cli {
@@ -21,8 +22,9 @@ Command add_train_command(CLI::App& app) {
   auto threads = std::make_shared<int>(0);
   auto quiet = std::make_shared<bool>(false);
 
-  std::string backbones;
-  for (const auto& b : supported_backbones()) backbones += (backbones.empty() ? "" : ", ") + b.name;
+  std::vector<std::string> names;
+  for (const auto& b : supported_backbones()) names.push_back(b.name);
+  const std::string backbones = join(names);
 
   cmd->add_option("--data-dir", options->data_dir,
                   "Folder of good images (directly inside, or in good/ or train/good/)")

@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "io/error.h"
+#include "io/text.h"
 
 namespace patchcore {
 
@@ -375,12 +376,6 @@ std::vector<int> build_mobilenet(Builder& b, int x, const WeightMap& w,
   }
   std::vector<int> out;
   for (size_t i : layer_indices) out.push_back(outs.at(i));
-  return out;
-}
-
-std::string join(const std::vector<std::string>& v, const char* sep) {
-  std::string out;
-  for (size_t i = 0; i < v.size(); ++i) out += (i ? sep : "") + v[i];
   return out;
 }
 
