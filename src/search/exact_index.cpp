@@ -1,7 +1,6 @@
 #include "search/exact_index.h"
 
 #include <ATen/Parallel.h>
-#include <oneapi/dnnl/dnnl.h>
 
 #include <algorithm>
 #include <cmath>
@@ -9,6 +8,7 @@
 #include <vector>
 
 #include "io/error.h"
+#include "search/dots.h"
 #include "search/kernels/reduce.h"
 #include "search/kernels/sorted_insert.h"
 
@@ -24,16 +24,6 @@ constexpr int64_t kBankBlock = 1024;
 constexpr float kInf = std::numeric_limits<float>::infinity();
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
-
-// dots[r * cols + j] = x_r . y_j (row-major [rows, cols]) by oneDNN's sgemm, the GEMM
-// LibTorch itself loads: it picks its kernels from the CPU's ISA flags (AVX-512,
-// AVX2, ...), unlike Debian's OpenBLAS 0.3.21, which does not know recent Xeons and
-// falls back to SSE3 kernels there (6x slower; docs/benchmarks.md). Called inside our
-// parallel loop, it runs on the calling thread.
-void tile_dots(const float* x, int64_t rows, const float* y, int64_t cols, int64_t dim, float* dots) {
-  const dnnl_status_t status = dnnl_sgemm('N', 'T', rows, cols, dim, 1.0f, x, dim, y, dim, 0.0f, dots, cols);
-  if (status != dnnl_success) throw std::runtime_error("dnnl_sgemm failed with status " + std::to_string(status));
-}
 
 float* tile_buffer() {
   thread_local std::vector<float> buffer(kQueryBlock * kBankBlock);  // reused: no page faults per call

@@ -30,6 +30,7 @@ class ExactIndex final : public Index {
   void knn(const float* queries, int64_t count, int64_t k, float* distances, int64_t* indices) const override;
   std::string describe() const override { return "exact native (" + to_string(active_simd()) + ")"; }
   bool exact() const override { return true; }
+  const PreparedBank& bank() const { return bank_; }
 
  private:
   PreparedBank bank_;

@@ -2,6 +2,7 @@
 
 #include "search/exact_index.h"
 #include "search/faiss_index.h"
+#include "search/pruned_index.h"
 
 namespace patchcore::search {
 
@@ -13,6 +14,7 @@ std::unique_ptr<Index> make_index(const torch::Tensor& bank, const SearchOptions
   validate(options);
   if (resolve(options.backend) == Backend::kFaiss)
     return std::make_unique<FaissIndex>(bank, options);
+  if (bank.dim() == 2 && bank.size(0) >= kPrunedMinRows) return std::make_unique<PrunedIndex>(bank);
   return std::make_unique<ExactIndex>(bank);
 }
 

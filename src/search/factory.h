@@ -13,6 +13,11 @@ namespace patchcore::search {
 // they are used only when asked for.
 Backend resolve(Backend backend);
 
+// The native backend searches banks of at least this many rows by PrunedIndex (same
+// results, most of the bank skipped), smaller ones by ExactIndex: the crossover measured
+// by bench/predict_bench (docs/benchmarks.md).
+constexpr int64_t kPrunedMinRows = 4096;
+
 std::unique_ptr<Index> make_index(const torch::Tensor& bank, const SearchOptions& options);
 
 }  // namespace patchcore::search
