@@ -14,6 +14,7 @@
 #include "head/scorer.h"
 #include "io/safetensors.h"
 #include "search/exact_index.h"
+#include "search/pruned_index.h"
 #include "search/faiss_index.h"
 #include "test_support.h"
 
@@ -23,20 +24,23 @@ namespace {
 using testing::relative_error;
 using testing::shared_dir;
 
-// Every exact search backend: the native kernel at each SIMD level this CPU runs, and
-// FAISS Flat. Each must reproduce the reference.
+// Every exact search backend: the native kernel at each SIMD level this CPU runs, the
+// pruned native search (forced on these small banks: 3 clusters), and FAISS Flat. Each
+// must reproduce the reference.
+enum class Kind { kNative, kPruned, kFaiss };
 struct ExactBackend {
   std::string name;
   std::optional<search::SimdLevel> simd;  // forced while the backend runs (native only)
-  bool faiss = false;
+  Kind kind = Kind::kNative;
 };
 
 std::vector<ExactBackend> exact_backends() {
   std::vector<ExactBackend> out;
   for (auto level : {search::SimdLevel::kScalar, search::SimdLevel::kAvx2, search::SimdLevel::kAvx512})
     if (static_cast<int>(level) <= static_cast<int>(search::detected_simd()))
-      out.push_back({"native-" + search::to_string(level), level, false});
-  out.push_back({"faiss-flat", std::nullopt, true});
+      out.push_back({"native-" + search::to_string(level), level, Kind::kNative});
+  out.push_back({"native-pruned", std::nullopt, Kind::kPruned});
+  out.push_back({"faiss-flat", std::nullopt, Kind::kFaiss});
   return out;
 }
 
@@ -45,10 +49,12 @@ template <typename F>
 void with_backend(const ExactBackend& b, const torch::Tensor& bank, F f) {
   search::force_simd(b.simd);
   std::unique_ptr<search::Index> index;
-  if (b.faiss) {
+  if (b.kind == Kind::kFaiss) {
     search::SearchOptions options;
     options.backend = search::Backend::kFaiss;
     index = std::make_unique<search::FaissIndex>(bank, options);
+  } else if (b.kind == Kind::kPruned) {
+    index = std::make_unique<search::PrunedIndex>(bank, 3);
   } else {
     index = std::make_unique<search::ExactIndex>(bank);
   }
