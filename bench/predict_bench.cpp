@@ -25,6 +25,8 @@
 #include "pipeline/model_folder.h"
 #include "pipeline/patch_model.h"
 #include "pipeline/trainer.h"
+#include "search/exact_index.h"
+#include "search/pruned_index.h"
 
 namespace {
 
@@ -157,6 +159,65 @@ void BM_Stage(benchmark::State& state) {
 BENCHMARK(BM_Stage)
     ->ArgsProduct({{1000, 10000}, {0, 1, 2, 3, 4, 5}})
     ->ArgNames({"bank", "stage"})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+// The nearest-row search alone, plain exact (index 0) vs pruned (index 1), on the 784
+// patches of a good test image (image 0) or of the scratched one (image 1): the
+// crossover bank size of the two, and how much of the bank the pruned search visits
+// (counter `visited`, a fraction of patches x bank rows).
+void BM_Search(benchmark::State& state) {
+  at::set_num_threads(2);
+  c10::InferenceMode guard;
+  const std::string net = kNets[state.range(0)];
+  const int64_t rows = state.range(1);
+  model_with_bank(net, rows);
+  auto checkpoint =
+      patchcore::load_checkpoint(kWork / "models" / model_name(net, rows) / patchcore::ModelFolder::kCheckpoint);
+  auto backbone = patchcore::create_backbone(checkpoint.config.backbone, checkpoint.config.layers,
+                                             checkpoint.backbone_weights);
+  const auto path = data_dir(1000) / (state.range(3) == 0 ? "test/good/000.png" : "test/scratch/000.png");
+  const std::vector<cv::Mat> images{cv::imread(path.string())};
+  const auto embedding =
+      patchcore::build_embedding(backbone->extract(patchcore::preprocess_batch(images, checkpoint.config.preprocessing)));
+  const auto patches = embedding.permute({0, 2, 3, 1}).reshape({-1, embedding.size(1)}).contiguous();
+  const int64_t count = patches.size(0);
+  std::vector<float> distances(count);
+  std::vector<int64_t> indices(count);
+  int64_t visits = count * rows;
+  if (state.range(2) == 0) {
+    const patchcore::search::ExactIndex index(checkpoint.memory_bank);
+    for (auto _ : state) index.nearest(patches.data_ptr<float>(), count, distances.data(), indices.data());
+  } else {
+    const patchcore::search::PrunedIndex index(checkpoint.memory_bank);
+    for (auto _ : state) index.nearest(patches.data_ptr<float>(), count, distances.data(), indices.data(), &visits);
+  }
+  state.counters["visited"] = static_cast<double>(visits) / static_cast<double>(count * rows);
+}
+BENCHMARK(BM_Search)
+    ->ArgsProduct({{0, 1}, {1000, 10000, 100000}, {0, 1}, {0, 1}})
+    ->ArgNames({"net", "bank", "index", "image"})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_Search)  // the crossover, resnet18 only (small models train in seconds)
+    ->ArgsProduct({{0}, {2000, 4000}, {0, 1}, {0, 1}})
+    ->ArgNames({"net", "bank", "index", "image"})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+// Building the pruned search's clusters (k-means), once per model load.
+void BM_BuildPrunedIndex(benchmark::State& state) {
+  at::set_num_threads(2);
+  const std::string net = kNets[state.range(0)];
+  model_with_bank(net, state.range(1));
+  const auto bank = patchcore::load_checkpoint(kWork / "models" / model_name(net, state.range(1)) /
+                                               patchcore::ModelFolder::kCheckpoint)
+                        .memory_bank;
+  for (auto _ : state) benchmark::DoNotOptimize(patchcore::search::PrunedIndex(bank).clusters());
+}
+BENCHMARK(BM_BuildPrunedIndex)
+    ->ArgsProduct({{0, 1}, {10000, 100000}})
+    ->ArgNames({"net", "bank"})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 

@@ -16,7 +16,7 @@
 //   bash bench/search_table.sh   # runs it and prints the tables of docs/benchmarks.md
 #include <ATen/Parallel.h>
 #include <benchmark/benchmark.h>
-#include <oneapi/dnnl/dnnl.h>
+#include <oneapi/dnnl/dnnl.hpp>
 #include <omp.h>
 
 #include <cstdlib>
@@ -84,6 +84,35 @@ void BM_Sgemm(benchmark::State& state) {
   for (auto _ : state)
     dnnl_sgemm('N', 'T', kQueries, m, c, 1.0f, d.queries.data_ptr<float>(), c, d.bank.data_ptr<float>(), c, 0.0f,
                out.data_ptr<float>(), m);
+  report(state, kQueries, m, c);
+}
+
+// oneDNN's matmul primitive on one in-cache tile (784 queries x 1024 bank rows, bank packed
+// once), float32 (0) vs bf16 inputs with float32 sums (1; AMX or AVX512_BF16 where the CPU has
+// them): the most a bf16 shortlist could gain over the f32 GEMM (docs/architecture.md).
+void BM_MatmulTile(benchmark::State& state) {
+  set_threads();
+  using dnnl::memory;
+  const int64_t c = state.range(0), m = 1024;
+  const auto type = state.range(1) == 0 ? memory::data_type::f32 : memory::data_type::bf16;
+  const auto& d = data(c, 10000);
+  const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  dnnl::stream stream(engine);
+  const memory::desc a_desc({kQueries, c}, type, memory::format_tag::ab);
+  const memory::desc dst_desc({kQueries, m}, memory::data_type::f32, memory::format_tag::ab);
+  const dnnl::matmul::primitive_desc pd(
+      dnnl::matmul::desc(a_desc, memory::desc({c, m}, type, memory::format_tag::any), dst_desc), engine);
+  memory a_f32({{kQueries, c}, memory::data_type::f32, memory::format_tag::ab}, engine, d.queries.data_ptr<float>());
+  memory b_f32({{c, m}, memory::data_type::f32, memory::format_tag::ba}, engine, d.bank.data_ptr<float>());
+  memory a(a_desc, engine), b(pd.weights_desc(), engine), dst(dst_desc, engine);
+  dnnl::reorder(a_f32, a).execute(stream, a_f32, a);
+  dnnl::reorder(b_f32, b).execute(stream, b_f32, b);
+  const dnnl::matmul matmul(pd);
+  for (auto _ : state) {
+    matmul.execute(stream, {{DNNL_ARG_SRC, a}, {DNNL_ARG_WEIGHTS, b}, {DNNL_ARG_DST, dst}});
+    stream.wait();
+  }
+  state.SetLabel(pd.impl_info_str());
   report(state, kQueries, m, c);
 }
 
@@ -157,6 +186,7 @@ void shapes(benchmark::internal::Benchmark* b) {
 
 BENCHMARK(BM_Sgemm)->Apply(shapes);
 BENCHMARK(BM_OpenBlasSgemm)->Apply(shapes);
+BENCHMARK(BM_MatmulTile)->ArgsProduct({{384, 1536}, {0, 1}})->ArgNames({"C", "bf16"})->UseRealTime();
 BENCHMARK(BM_Native)->Apply(shapes);
 BENCHMARK(BM_LibTorch)->Apply(shapes);
 BENCHMARK_TEMPLATE(BM_Faiss, FaissIndexType::kFlat)->Name("BM_FaissFlat")->Apply(shapes);
