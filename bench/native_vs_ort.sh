@@ -24,7 +24,6 @@ rm -rf "$OUT" && mkdir -p "$OUT"
 net_index() { case "$1" in resnet18) echo 0 ;; wide_resnet50_2) echo 1 ;; *) echo "unknown net $1" >&2; exit 2 ;; esac; }
 ort_repeat() { case "$1" in 100000) echo 5 ;; 10000) echo 15 ;; *) echo 30 ;; esac; }
 
-/usr/bin/python3 -c "import numpy as np; np.random.default_rng(0).standard_normal((1,3,224,224)).astype('<f4').tofile('$OUT/x.bin')"
 for net in $NETS; do
   for rows in $BANKS; do
     name="$net-bank$rows"
@@ -37,6 +36,19 @@ for net in $NETS; do
 JSON
   done
 done
+
+# ORT's input: the image native prediction scores (predict_bench's test image), resized and
+# ImageNet-normalised like the model's pre-processing (PIL's bilinear resize, not OpenCV's: the
+# pixels differ slightly, the content is the same). The native search skips most of the bank
+# for patches close to it, so both sides must see the same kind of image.
+/usr/bin/python3 - "$WORK/data-40/test/scratch/000.png" "$OUT/x.bin" <<'PY'
+import sys
+import numpy as np
+from PIL import Image
+rgb = np.asarray(Image.open(sys.argv[1]).convert("RGB").resize((224, 224), Image.BILINEAR), dtype=np.float32) / 255
+x = (rgb - [0.485, 0.456, 0.406]) / [0.229, 0.224, 0.225]
+x.transpose(2, 0, 1)[None].astype("<f4").tofile(sys.argv[2])
+PY
 
 for round in $(seq "$ROUNDS"); do
   for net in $NETS; do

@@ -200,7 +200,7 @@ BENCHMARK(BM_Search)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 BENCHMARK(BM_Search)  // the crossover, resnet18 only (small models train in seconds)
-    ->ArgsProduct({{0}, {2000, 4000}, {0, 1}, {0, 1}})
+    ->ArgsProduct({{0}, {250, 500, 2000, 4000}, {0, 1}, {0, 1}})
     ->ArgNames({"net", "bank", "index", "image"})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();

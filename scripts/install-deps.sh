@@ -29,7 +29,7 @@ PACKAGES=(
   libcurl4-openssl-dev         # weight download
   test:libgtest-dev test:libgmock-dev  # tests
   test:python3-sklearn         # tests: scikit-learn as the reference for the eval metrics
-  test:libbenchmark-dev        # benchmarks
+  test:libbenchmark-dev test:python3-pil  # benchmarks (PIL: bench/native_vs_ort.sh reads its test image)
   libonnx-dev protobuf-compiler libprotobuf-dev test:python3-onnx  # ONNX export + checker
   libpugixml-dev               # OpenVINO IR XML
   test:nodejs test:npm         # ONNX Runtime (npm onnxruntime-node) for the export tests

@@ -14,9 +14,10 @@ namespace patchcore::search {
 Backend resolve(Backend backend);
 
 // The native backend searches banks of at least this many rows by PrunedIndex (same
-// results, most of the bank skipped), smaller ones by ExactIndex: the crossover measured
-// by bench/predict_bench (docs/benchmarks.md).
-constexpr int64_t kPrunedMinRows = 4096;
+// results, most of the bank skipped), smaller ones by ExactIndex. Measured by
+// `predict_bench --benchmark_filter=BM_Search` (docs/benchmarks.md): level at 250-500 rows,
+// 2.2-2.7x faster at 1000.
+constexpr int64_t kPrunedMinRows = 1000;
 
 std::unique_ptr<Index> make_index(const torch::Tensor& bank, const SearchOptions& options);
 
