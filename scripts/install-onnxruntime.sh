@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs ONNX Runtime for the export tests: the npm package onnxruntime-node (which
-# bundles the ONNX Runtime CPU shared library) into tests/runtime/node_modules, from
-# tests/runtime/package-lock.json. Test-only: nothing here is linked into the project.
+# bundles the ONNX Runtime CPU shared library) and @qvac/onnx (for the official ONNX Runtime
+# C/C++ headers it ships, to compile examples/export_client) into tests/runtime/node_modules,
+# from tests/runtime/package-lock.json. Test-only: nothing here is linked into the project.
 #
 # The package's postinstall step would also fetch CUDA provider binaries from NuGet;
 # the tests only use the CPU provider, so that step is skipped
@@ -19,10 +20,18 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   exit 1
 fi
 
-wanted="$(node -p "require('$runtime/package.json').dependencies['onnxruntime-node']")"
-installed="$(node -p "try { require('$runtime/node_modules/onnxruntime-node/package.json').version } catch (e) { '' }")"
-if [[ "$installed" == "$wanted" ]]; then
-  echo "install-onnxruntime: onnxruntime-node $installed already installed in $runtime/node_modules"
+# Every pinned package at its pinned version, or nothing to do.
+pinned_and_installed() {
+  node -e "
+    const deps = require('$runtime/package.json').dependencies;
+    for (const [name, version] of Object.entries(deps)) {
+      let installed = '';
+      try { installed = require('$runtime/node_modules/' + name + '/package.json').version; } catch (e) {}
+      if (installed !== version) process.exit(1);
+    }"
+}
+if pinned_and_installed; then
+  echo "install-onnxruntime: onnxruntime-node and the ONNX Runtime headers already installed in $runtime/node_modules"
   exit 0
 fi
 

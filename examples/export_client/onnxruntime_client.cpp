@@ -4,7 +4,7 @@
 //
 //   onnxruntime_client MODEL_DIR PATTERN IMAGE
 //
-// Not built by the project (needs the ONNX Runtime SDK); see README.md.
+// Built and run by the ctest export_client (tests/export/export_client_test.sh); see README.md.
 #include <onnxruntime_cxx_api.h>
 
 #include <algorithm>
