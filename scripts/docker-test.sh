@@ -3,7 +3,8 @@
 # missing (debootstrap, since no registry can be reached here), builds the image, trains through
 # docker/docker_run_with_data.sh in mount and copy mode on generated demo data (--weights random:0),
 # checks the model folders (files, owner), predicts through the image, checks the script's errors,
-# and stops the daemon it started. Needs root (dockerd). From scratch ~20 min on 2 idle cores (~30 min
+# trains with --roi through the X11 forwarding of the script (a virtual display, Xvfb, whose window
+# xdotool drives), and stops the daemon it started. Needs root (dockerd). From scratch ~20 min on 2 idle cores (~30 min
 # under load), nearly all of it the image build; with Docker's cache (same PATCHCORE_DOCKER_ROOT) and
 # unchanged sources, minutes.
 #
@@ -146,5 +147,43 @@ set -e
 ((direct != 0 && via == direct)) || fail "exit code: script $via, training $direct (expected equal, non-zero)"
 cat "$work/roi.txt"
 ((roi_rc != 0)) && grep -q -- "--roi-rect" "$work/roi.txt" || fail "--roi without a display: no advice to use --roi-rect"
+
+step "docker_run_with_data.sh --roi: X11 forwarded to a virtual display (Xvfb), driven with xdotool"
+command -v Xvfb >/dev/null && command -v xdotool >/dev/null \
+  || fail "Xvfb and xdotool are needed for the --roi window (Debian xvfb, xdotool; scripts/install-deps.sh installs them)"
+display=$((200 + $$ % 300))
+Xvfb ":$display" -screen 0 1280x1024x24 -nolisten tcp >/dev/null 2>&1 & xvfb_pid=$!
+for _ in $(seq 100); do [[ -e /tmp/.X11-unix/X$display ]] && break; sleep 0.1; done
+mkdir -p "$work/out-roi" && chown "$uid:$gid" "$work/out-roi"
+DISPLAY=":$display" "${runsh[@]}" "$work/data" "$work/out-roi" --image "$IMAGE" --cache "$work/cache" \
+  -- --pattern-name roi "${train_opts[@]}" --roi >"$work/roi-x11.log" 2>&1 & run_pid=$!
+# Drag the rectangle x=60 y=50 w=150 h=110 (image pixels; the window shows a 44-pixel hint band above
+# the image, src/data/roi.h kRoiHintBand), then ENTER, as a person would.
+wid=$(DISPLAY=":$display" timeout 180 xdotool search --sync --onlyvisible --name 'patchcore --roi' | head -1) || true
+if [[ -z $wid ]]; then
+  kill "$run_pid" "$xvfb_pid" 2>/dev/null || true; cat "$work/roi-x11.log"
+  fail "no --roi window appeared on the forwarded display"
+fi
+(
+  export DISPLAY=":$display"
+  sleep 0.5
+  xdotool mousemove --window "$wid" 60 94; sleep 0.2; xdotool mousedown 1; sleep 0.2
+  for s in 1 2 3 4 5 6; do xdotool mousemove --window "$wid" $((60 + 150 * s / 6)) $((94 + 110 * s / 6)); sleep 0.1; done
+  xdotool mouseup 1; sleep 0.3
+  xdotool windowfocus --sync "$wid"; sleep 0.1; xdotool key Return
+)
+set +e
+timeout 600 tail --pid="$run_pid" -f /dev/null; wait "$run_pid"; roi_x11_rc=$?
+set -e
+kill "$xvfb_pid" 2>/dev/null || true
+cat "$work/roi-x11.log"
+((roi_x11_rc == 0)) || fail "training with --roi through the forwarded display failed (exit $roi_x11_rc)"
+check_model "$work/out-roi" roi
+python3 - "$work/out-roi/roi/roi/roi.json" <<'PY'
+import json, sys
+rect = json.load(open(sys.argv[1]))["rect"]
+assert rect == [60, 50, 150, 110], f"roi.json rect {rect}, dragged [60, 50, 150, 110]"
+print(f"roi.json: rect {rect} as dragged in the forwarded window")
+PY
 
 step "OK: image build ${build_s}s, runtime image $((size / 1000000)) MB, total $(( $(date +%s) - t0 ))s"

@@ -24,7 +24,8 @@ Command add_eval_command(CLI::App& app) {
   cmd->add_option("--write-threshold", *write_threshold,
                   "Store a threshold chosen on this data in the model folder (norm_stats.txt, config.yaml): f1 "
                   "(image F1-max; also the pixel F1-max threshold) or fpr:X (lowest threshold with at most X false "
-                  "alarms on the good test images, e.g. fpr:0.01)");
+                  "alarms on the good test images, e.g. fpr:0.01; with masks also the pixel threshold with at "
+                  "most X of the defect-free pixels above it)");
   cmd->add_option("--batch-size", o->batch_size, "Images per backbone pass")->capture_default_str();
   cmd->add_option("--threads", *threads, "CPU threads (0 = all cores)")->capture_default_str();
   cmd->add_flag("--quiet", *quiet, "No progress bar");

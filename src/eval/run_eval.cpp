@@ -18,11 +18,16 @@ std::string geometry(const Model& model, bool full_size) {
          " (masks resized nearest-neighbour" + (s.has_roi ? ", cropped to the found ROI first" : "") + ")";
 }
 
-ThresholdRecord record_for(const ThresholdRule& rule, const EvalMetrics& m, const EvalOptions& o) {
+// The image threshold by the rule, and the pixel threshold by the same rule over every pixel
+// of the data set (F1-max, or at most X of the defect-free pixels above it) when there are masks.
+ThresholdRecord record_for(const ThresholdRule& rule, const EvalMetrics& m, const ScoredDataset& scored,
+                           const EvalOptions& o) {
   ThresholdRecord r;
   r.method = "eval " + rule.text;
   r.image = choose_threshold(rule, m.image_counts);
   if (m.pixel && rule.kind == ThresholdRule::Kind::kF1) r.pixel = m.pixel->f1.threshold;
+  if (m.pixel && rule.kind == ThresholdRule::Kind::kFpr)
+    r.pixel = threshold_at_fpr(rank_counts(scored.pixels.scores, scored.pixels.labels), rule.max_fpr);
   r.details["data_dir"] = std::filesystem::absolute(o.data_dir).string();
   r.details["good_images"] = m.good_images;
   r.details["defect_images"] = m.defect_images;
@@ -76,7 +81,7 @@ EvalResult run_eval(const EvalOptions& o) {
   folder.commit();
 
   if (o.write_threshold) {
-    const ThresholdRecord record = record_for(*o.write_threshold, m, o);
+    const ThresholdRecord record = record_for(*o.write_threshold, m, scored, o);
     store_threshold(o.model_dir, record);
     result.written_image_threshold = record.image;
     result.written_pixel_threshold = record.pixel;

@@ -183,6 +183,33 @@ TEST(EvalCli, MetricsEqualAnIndependentComputationOnMagneticTiles) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   for (const auto& entry : read_json(dir.path() / "pred2/results.json"))
     EXPECT_EQ(entry["anomalous"].get<bool>(), entry["score"].get<double>() > f1_threshold) << entry.dump();
+
+  // --write-threshold fpr:0.05 with masks also stores the pixel threshold: at most 5% of the
+  // defect-free pixels (from predict's maps and the masks) above it, and no lower score level would do.
+  r = run("eval --model " + model.string() + " --data-dir " + data.string() + " --output " +
+          (dir.path() / "eval3").string() + " --quiet --write-threshold fpr:0.05");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const std::string stats = read_file(model / "norm_stats.txt");
+  ASSERT_TRUE(contains(stats, "pixel_threshold=")) << stats;
+  const double pixel_threshold = std::stod(stats.substr(stats.find("pixel_threshold=") + 16));
+  std::ifstream score_file(ref / "scores.f32", std::ios::binary), label_file(ref / "labels.u8", std::ios::binary);
+  std::vector<float> pixel_scores(fs::file_size(ref / "scores.f32") / 4);
+  std::vector<uint8_t> pixel_labels(fs::file_size(ref / "labels.u8"));
+  score_file.read(reinterpret_cast<char*>(pixel_scores.data()), static_cast<std::streamsize>(pixel_scores.size() * 4));
+  label_file.read(reinterpret_cast<char*>(pixel_labels.data()), static_cast<std::streamsize>(pixel_labels.size()));
+  ASSERT_EQ(pixel_scores.size(), pixel_labels.size());
+  double below = -1e300;  // the highest score level under the threshold
+  long long normal = 0, above = 0, at_or_above_below = 0;
+  for (size_t i = 0; i < pixel_scores.size(); ++i)
+    if (pixel_scores[i] < pixel_threshold) below = std::max(below, double(pixel_scores[i]));
+  for (size_t i = 0; i < pixel_scores.size(); ++i) {
+    if (pixel_labels[i]) continue;
+    ++normal;
+    above += pixel_scores[i] > pixel_threshold;
+    at_or_above_below += pixel_scores[i] >= below;
+  }
+  EXPECT_LE(double(above) / normal, 0.05);
+  EXPECT_GT(double(at_or_above_below) / normal, 0.05);
 }
 
 TEST(EvalCli, PlainFolderWithoutMasksSkipsPixelMetricsAndBadInputFails) {
