@@ -18,8 +18,19 @@ namespace patchcore {
 // manifest ("conv1/kernel", "conv_pw_5_bn/moving_mean"), tensors in Keras layout.
 using WeightMap = std::map<std::string, torch::Tensor>;
 
+// The network a backbone is built as (native code, exported graph, random initialisation)
+// and the format its pretrained weights come in. Decided once, in the registry: nothing else
+// compares backbone names.
+enum class BackboneFamily { kResNet, kMobileNetV1 };
+enum class WeightFormat {
+  kSafetensors,  // torchvision/timm tensor names
+  kTfjs,         // a TF.js layers model: model.json + weight shards, Keras names
+};
+
 struct BackboneInfo {
   std::string name;                         // "resnet18", "mobilenet_v1_0.75", ...
+  BackboneFamily family;
+  WeightFormat weight_format;
   InputScaling scaling;                     // how its input is normalised
   std::vector<std::string> layers;          // extractable layers, shallow to deep
   std::vector<std::string> default_layers;  // what `train` uses without --layers

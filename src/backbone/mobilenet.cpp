@@ -119,23 +119,4 @@ WeightMap random_mobilenet_weights(uint64_t seed) {
   return w;
 }
 
-MobileNetClassifier::MobileNetClassifier(const WeightMap& weights) {
-  features_ = create_mobilenet(backbone_info("mobilenet_v1_0.75"), {"conv_pw_13_relu"}, weights);
-  const std::string name = "mobilenet_v1_0.75 classifier";
-  weight_ = backbone_detail::require_tensor(weights, name, "conv_preds/kernel", {1, 1, 768, 1000})
-                .permute({3, 2, 0, 1})
-                .contiguous();
-  bias_ = backbone_detail::require_tensor(weights, name, "conv_preds/bias", {1000});
-}
-
-MobileNetClassifier::~MobileNetClassifier() = default;
-
-torch::Tensor MobileNetClassifier::classify(const torch::Tensor& input) const {
-  auto features = features_->extract(input)[0];
-  c10::InferenceMode guard;
-  auto pooled = features.mean({2, 3}, /*keepdim=*/true);  // [B,768,1,1]
-  auto logits = at::conv2d(pooled, weight_, bias_).flatten(1);  // tiny: any path is fine
-  return at::softmax(logits, 1);
-}
-
 }  // namespace patchcore

@@ -20,19 +20,4 @@ std::unique_ptr<Backbone> create_mobilenet(const BackboneInfo& info,
 // (fan_out; per group for the depthwise kernels) and random BatchNorm statistics.
 WeightMap random_mobilenet_weights(uint64_t seed);
 
-// The whole ImageNet classifier: backbone + global average pool + conv_preds (1x1 conv with
-// bias, `conv_preds/kernel` [1,1,768,1000], `conv_preds/bias`) + softmax. Used by tests.
-class MobileNetClassifier {
- public:
-  explicit MobileNetClassifier(const WeightMap& weights);
-  ~MobileNetClassifier();
-  // input [B,3,224,224] scaled to [-1,1] -> class probabilities [B,1000] (Keras class order).
-  torch::Tensor classify(const torch::Tensor& input) const;
-
- private:
-  std::unique_ptr<Backbone> features_;
-  torch::Tensor weight_;  // [1000, 768, 1, 1]
-  torch::Tensor bias_;    // [1000]
-};
-
 }  // namespace patchcore

@@ -54,7 +54,7 @@ torch::Tensor SeededRandom::normal(const std::vector<int64_t>& shape, double mea
 
 WeightMap random_weights(const std::string& name, uint64_t seed) {
   const BackboneInfo& info = backbone_info(name);  // throws for unknown names
-  if (info.name == "mobilenet_v1_0.75") return random_mobilenet_weights(seed);
+  if (info.family == BackboneFamily::kMobileNetV1) return random_mobilenet_weights(seed);
   return random_resnet_weights(info.name, seed);
 }
 

@@ -18,14 +18,15 @@ std::vector<BackboneInfo> make_backbones() {
   const std::vector<std::string> resnet_default = {"layer2", "layer3"};
   std::vector<BackboneInfo> out;
   for (const char* name : {"resnet18", "resnet50", "wide_resnet50_2"})
-    out.push_back({name, InputScaling::kImageNet, resnet_layers, resnet_default});
+    out.push_back({name, BackboneFamily::kResNet, WeightFormat::kSafetensors, InputScaling::kImageNet, resnet_layers,
+                   resnet_default});
   std::vector<std::string> mobilenet_layers = {"conv1_relu"};
   for (int n = 1; n <= 13; ++n) {
     mobilenet_layers.push_back("conv_dw_" + std::to_string(n) + "_relu");
     mobilenet_layers.push_back("conv_pw_" + std::to_string(n) + "_relu");
   }
-  out.push_back({"mobilenet_v1_0.75", InputScaling::kSymmetric, mobilenet_layers,
-                 {"conv_pw_5_relu", "conv_pw_11_relu"}});
+  out.push_back({"mobilenet_v1_0.75", BackboneFamily::kMobileNetV1, WeightFormat::kTfjs, InputScaling::kSymmetric,
+                 mobilenet_layers, {"conv_pw_5_relu", "conv_pw_11_relu"}});
   return out;
 }
 
@@ -49,7 +50,10 @@ std::unique_ptr<Backbone> create_backbone(const std::string& name,
                                           const std::vector<std::string>& layers,
                                           const WeightMap& weights) {
   const BackboneInfo& info = backbone_info(name);
-  if (name == "mobilenet_v1_0.75") return create_mobilenet(info, layers, weights);
+  switch (info.family) {
+    case BackboneFamily::kMobileNetV1: return create_mobilenet(info, layers, weights);
+    case BackboneFamily::kResNet: break;
+  }
   return create_resnet(info, layers, weights);
 }
 

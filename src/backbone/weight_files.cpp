@@ -10,7 +10,7 @@ namespace patchcore {
 
 WeightMap load_weight_file(const std::string& backbone, const std::filesystem::path& path) {
   const BackboneInfo& info = backbone_info(backbone);  // throws for unknown names
-  if (info.name == "mobilenet_v1_0.75") return load_tfjs_layers_model(path);
+  if (info.weight_format == WeightFormat::kTfjs) return load_tfjs_layers_model(path);
   if (std::filesystem::is_directory(path))
     throw UserError(path.string() + ": is a folder; " + info.name +
                     " weights must be a .safetensors file (torchvision/timm tensor names)");

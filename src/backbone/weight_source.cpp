@@ -47,8 +47,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr const char* kMobileNet = "mobilenet_v1_0.75";
-
 // SHA-256 of the official TF.js shards of mobilenet_v1_0.75_224 (tfjs-models bucket),
 // computed from byte-identical copies of the published files.
 const std::map<std::string, std::string>& mobilenet_shard_sha256() {
@@ -128,7 +126,7 @@ const std::map<std::string, WeightLocation>& locations() {
        {"https://huggingface.co/timm/wide_resnet50_2.tv_in1k/resolve/main/model.safetensors",
         "df6fb6c4824769769de18e14088475fd6ee94236849aa4e5d8022ba9d9a9a16c",
         "weights/wide_resnet50_2.tv_in1k.safetensors"}},
-      {kMobileNet,
+      {"mobilenet_v1_0.75",
        {"https://storage.googleapis.com/tfjs-models/tfjs/mobilenet_v1_0.75_224/model.json",
         "a74c25424bd9939b1c245a58da417e35d1ca16f0b009490a1c44b43d982600d9",
         "weights/mobilenet_v1_0.75_224_tfjs/model.json"}},
@@ -136,7 +134,7 @@ const std::map<std::string, WeightLocation>& locations() {
   return table;
 }
 
-bool is_tfjs(const std::string& backbone) { return backbone == kMobileNet; }
+bool is_tfjs(const std::string& backbone) { return backbone_info(backbone).weight_format == WeightFormat::kTfjs; }
 
 // ---------------------------------------------------------------- hashing
 

@@ -13,33 +13,6 @@
 
 namespace patchcore {
 
-const char* graph_op_name(GraphOp op) {
-  switch (op) {
-    case GraphOp::kConv: return "Conv";
-    case GraphOp::kRelu: return "Relu";
-    case GraphOp::kClip: return "Clip";
-    case GraphOp::kMaxPool: return "MaxPool";
-    case GraphOp::kAvgPool: return "AvgPool";
-    case GraphOp::kPadReflect: return "PadReflect";
-    case GraphOp::kAdd: return "Add";
-    case GraphOp::kSub: return "Sub";
-    case GraphOp::kMul: return "Mul";
-    case GraphOp::kSqrt: return "Sqrt";
-    case GraphOp::kMatMul: return "MatMul";
-    case GraphOp::kResizeBilinear: return "ResizeBilinear";
-    case GraphOp::kConcat: return "Concat";
-    case GraphOp::kTranspose: return "Transpose";
-    case GraphOp::kReshape: return "Reshape";
-    case GraphOp::kReduceSum: return "ReduceSum";
-    case GraphOp::kTopK: return "TopK";
-    case GraphOp::kGather: return "Gather";
-    case GraphOp::kGatherND: return "GatherND";
-    case GraphOp::kGatherElements: return "GatherElements";
-    case GraphOp::kSoftmax: return "Softmax";
-  }
-  return "?";
-}
-
 const std::vector<int64_t>& GraphNode::ints_at(const std::string& key) const {
   auto it = ints.find(key);
   if (it == ints.end())
@@ -412,7 +385,7 @@ ExportGraph build_export_graph(const ExportSource& source) {
 
   Builder b;
   const int x = b.input("input", {-1, 3, H, W});
-  const auto maps = source.backbone == "mobilenet_v1_0.75"
+  const auto maps = backbone_info(source.backbone).family == BackboneFamily::kMobileNetV1
                         ? build_mobilenet(b, x, native->weights(), layer_indices)
                         : build_resnet(b, x, native->weights(), layer_indices);
 

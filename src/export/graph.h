@@ -67,8 +67,6 @@ enum class GraphOp {
   kSoftmax,         // in: x; ints axis
 };
 
-const char* graph_op_name(GraphOp op);
-
 enum class ValueType { kFloat32, kInt64 };
 
 // A tensor flowing through the graph. Shape dims are static except -1 = the batch.

@@ -11,21 +11,6 @@
 
 namespace patchcore {
 
-const std::vector<IrOperation>& openvino_operations() {
-  static const std::vector<IrOperation> ops = {
-      {"Parameter", "opset1"},     {"Const", "opset1"},        {"Convert", "opset1"},
-      {"Convolution", "opset1"},   {"GroupConvolution", "opset1"}, {"Add", "opset1"},
-      {"Subtract", "opset1"},      {"Multiply", "opset1"},     {"Sqrt", "opset1"},
-      {"ReLU", "opset1"},          {"Clamp", "opset1"},        {"MaxPool", "opset1"},
-      {"AvgPool", "opset1"},       {"Pad", "opset1"},          {"MatMul", "opset1"},
-      {"Interpolate", "opset11"},  {"Concat", "opset1"},       {"Transpose", "opset1"},
-      {"Reshape", "opset1"},       {"ReduceSum", "opset1"},    {"TopK", "opset11"},
-      {"Gather", "opset8"},        {"GatherND", "opset8"},     {"GatherElements", "opset6"},
-      {"SoftMax", "opset8"},       {"Result", "opset1"},
-  };
-  return ops;
-}
-
 namespace {
 
 using Shape = std::vector<int64_t>;

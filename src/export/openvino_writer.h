@@ -29,11 +29,4 @@ void write_openvino_ir(const ExportGraph& graph, const std::filesystem::path& xm
 void write_openvino_ir(const ExportSource& source, const std::filesystem::path& xml_path,
                        const std::filesystem::path& bin_path, bool fp16 = false);
 
-// The OpenVINO operations the writer emits: {type, opset} (for docs and validation).
-struct IrOperation {
-  std::string type;
-  std::string version;
-};
-const std::vector<IrOperation>& openvino_operations();
-
 }  // namespace patchcore

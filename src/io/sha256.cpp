@@ -48,10 +48,4 @@ std::string sha256_file(const std::filesystem::path& path) {
   return hash.hex();
 }
 
-std::string sha256_bytes(const std::string& bytes) {
-  Sha256 hash;
-  hash.update(bytes.data(), bytes.size());
-  return hash.hex();
-}
-
 }  // namespace patchcore

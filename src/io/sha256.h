@@ -22,8 +22,7 @@ class Sha256 {
   std::unique_ptr<Context> context_;
 };
 
-// Lower-case hex SHA-256 of a file's bytes / of a byte string.
+// Lower-case hex SHA-256 of a file's bytes.
 std::string sha256_file(const std::filesystem::path& path);
-std::string sha256_bytes(const std::string& bytes);
 
 }  // namespace patchcore

@@ -12,6 +12,7 @@
 #include "backbone/weight_source.h"
 #include "io/error.h"
 #include "io/safetensors.h"
+#include "mobilenet_classifier.h"
 #include "test_support.h"
 
 namespace patchcore {
@@ -55,7 +56,7 @@ TEST(MobileNet, ClassifiesImageNetPhotos) {
     for (std::string line; std::getline(in, line);) labels.push_back(line);
   }
   ASSERT_EQ(labels.size(), 1001u);
-  MobileNetClassifier classifier(load_weight_file("mobilenet_v1_0.75", shared_dir() / kWeights /
+  testing::MobileNetClassifier classifier(load_weight_file("mobilenet_v1_0.75", shared_dir() / kWeights /
                                                                            "model.json"));
   // `readme`: the probability shared/weights/README.md quotes. With exactly this
   // pre-processing (full-image cv::resize INTER_LINEAR, no crop) cat and grace_hopper land
