@@ -1,6 +1,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "backbone/weight_locations.h"
 #include "backbone/weight_source.h"
 #include "cli/commands.h"
 #include "io/error.h"

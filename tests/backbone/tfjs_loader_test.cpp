@@ -86,6 +86,12 @@ TEST(TfjsLoader, ErrorsNameTheFile) {
   msg = error_of(dir.path());
   EXPECT_NE(msg.find("weightsManifest"), std::string::npos) << msg;
 
+  // A shard path leading out of the model folder is refused before anything is read.
+  write(dir.path() / "model.json",
+        R"({"weightsManifest": [{"paths": ["../outside"], "weights": [{"name": "w", "shape": [1]}]}]})");
+  msg = error_of(dir.path());
+  EXPECT_NE(msg.find("unsupported shard path '../outside'"), std::string::npos) << msg;
+
   msg = error_of(dir.path() / "nothing-here");
   EXPECT_NE(msg.find("nothing-here"), std::string::npos) << msg;
 
