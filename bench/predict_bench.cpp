@@ -15,6 +15,7 @@
 #include <memory>
 
 #include "backbone/backbone.h"
+#include "backbone/random_weights.h"
 #include "data/preprocess.h"
 #include "patchcore/model.h"
 #include "head/embedding.h"

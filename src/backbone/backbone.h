@@ -63,8 +63,4 @@ std::unique_ptr<Backbone> create_backbone(const std::string& name,
                                           const std::vector<std::string>& layers,
                                           const WeightMap& weights);
 
-// Seeded random weights with torchvision's initialisation and non-trivial
-// BatchNorm statistics; the same seed gives the same weights on every machine.
-WeightMap random_weights(const std::string& name, uint64_t seed);
-
 }  // namespace patchcore

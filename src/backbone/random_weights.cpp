@@ -3,7 +3,7 @@
 
 #include <cmath>
 
-#include "backbone/backbone.h"
+#include "backbone/random_weights.h"
 #include "backbone/backbone_common.h"
 #include "backbone/mobilenet.h"
 #include "backbone/resnet.h"

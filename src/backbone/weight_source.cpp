@@ -1,5 +1,6 @@
 // --weights resolution: an explicit file or folder, seeded random weights, or the official
 // weights from the cache (weight_cache.h).
+#include "backbone/random_weights.h"
 #include "backbone/weight_source.h"
 
 #include <cstdint>

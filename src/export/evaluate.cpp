@@ -4,7 +4,7 @@
 
 #include <stdexcept>
 
-#include "export/graph.h"
+#include "export/evaluate.h"
 
 namespace patchcore {
 namespace {

@@ -104,14 +104,4 @@ struct ExportGraph {
 // mis-shaped weights, an image too small for the blur, or an empty/mismatched bank.
 ExportGraph build_export_graph(const ExportSource& source);
 
-struct EvaluateOptions {
-  // Round every float constant to float16 and back first: what a --fp16 export computes.
-  bool fp16_constants = false;
-};
-
-// Runs the description in LibTorch: input [B,3,H,W] f32 -> {anomaly_map, pred_score}.
-std::vector<torch::Tensor> evaluate_export_graph(const ExportGraph& graph,
-                                                 const torch::Tensor& input,
-                                                 const EvaluateOptions& options = {});
-
 }  // namespace patchcore

@@ -9,6 +9,7 @@
 
 #include "backbone/backbone.h"
 #include "backbone/mobilenet.h"
+#include "backbone/random_weights.h"
 #include "backbone/weight_source.h"
 #include "io/error.h"
 #include "io/safetensors.h"

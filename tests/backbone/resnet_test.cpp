@@ -7,6 +7,7 @@
 #include <functional>
 
 #include "backbone/backbone.h"
+#include "backbone/random_weights.h"
 #include "backbone/weight_source.h"
 #include "io/error.h"
 #include "io/safetensors.h"

@@ -2,6 +2,7 @@
 // download path (cache, SHA-256 check, atomic rename, offline error). No network exists
 // here, so file:// URLs and an unreachable local port stand in for the official location
 // through the PATCHCORE_WEIGHTS_URL_OVERRIDE / PATCHCORE_WEIGHTS_SHA256_OVERRIDE hooks.
+#include "backbone/random_weights.h"
 #include "backbone/weight_locations.h"
 #include "backbone/weight_source.h"
 

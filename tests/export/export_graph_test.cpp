@@ -2,6 +2,7 @@
 // (backbone -> build_embedding -> nearest_patch_scores -> image_scores -> anomaly_maps).
 #include <gtest/gtest.h>
 
+#include "export/evaluate.h"
 #include "export/graph.h"
 #include "export_test_support.h"
 #include "io/error.h"

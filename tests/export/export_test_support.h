@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "backbone/backbone.h"
+#include "backbone/random_weights.h"
 #include "export/graph.h"
 #include "head/embedding.h"
 #include "head/scorer.h"
