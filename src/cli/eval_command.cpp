@@ -42,9 +42,9 @@ Command add_eval_command(CLI::App& app) {
             if (r.written_image_threshold) {
               std::printf("Stored image_threshold=%.9g", *r.written_image_threshold);
               if (r.written_pixel_threshold) std::printf(" and pixel_threshold=%.9g", *r.written_pixel_threshold);
-              std::printf(" (--write-threshold %s) in %s: predict and Model::threshold() now use it; run "
-                          "`patchcore export --model %s` to carry it into the ONNX/IR files\n",
-                          write_threshold->c_str(), o->model_dir.string().c_str(), o->model_dir.string().c_str());
+              std::printf(" (--write-threshold %s) in %s: predict, Model::threshold() and the exported "
+                          "ONNX/IR files' model_info now use it\n",
+                          write_threshold->c_str(), o->model_dir.string().c_str());
             }
             return 0;
           }};

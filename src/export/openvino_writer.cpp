@@ -126,18 +126,12 @@ class IrLowering {
       x.append_attribute("to-port") = e.second.port;
     }
     auto rt = net.append_child("rt_info");
-    auto meta = rt.append_child("patchcore");
-    // "model_info <key>": OpenVINO Model API's section (pipeline/model_export.h).
-    static const std::string kModelInfo = "model_info ";
-    pugi::xml_node model_info;
+    rt.append_child("patchcore");  // first, also when empty
     for (const auto& [k, v] : g_.metadata) {
-      if (k.rfind(kModelInfo, 0) == 0) {
-        if (!model_info) model_info = rt.append_child("model_info");
-        model_info.append_child(k.substr(kModelInfo.size()).c_str()).append_attribute("value") = v.c_str();
-        continue;
-      }
-      std::string key = k.rfind("patchcore.", 0) == 0 ? k.substr(10) : k;
-      meta.append_child(key.c_str()).append_attribute("value") = v.c_str();
+      const IrRtInfoKey key = ir_rt_info_key(k);
+      pugi::xml_node section = rt.child(key.section.c_str());
+      if (!section) section = rt.append_child(key.section.c_str());
+      section.append_child(key.name.c_str()).append_attribute("value") = v.c_str();
     }
     std::ostringstream out;
     doc.save(out, "    ", pugi::format_default, pugi::encoding_utf8);
@@ -358,6 +352,13 @@ class IrLowering {
 };
 
 }  // namespace
+
+IrRtInfoKey ir_rt_info_key(const std::string& metadata_key) {
+  static const std::string kModelInfo = "model_info ", kPatchcore = "patchcore.";
+  if (metadata_key.rfind(kModelInfo, 0) == 0) return {"model_info", metadata_key.substr(kModelInfo.size())};
+  if (metadata_key.rfind(kPatchcore, 0) == 0) return {"patchcore", metadata_key.substr(kPatchcore.size())};
+  return {"patchcore", metadata_key};
+}
 
 void write_openvino_ir(const ExportGraph& graph, const std::filesystem::path& xml_path,
                        const std::filesystem::path& bin_path, const IrWriteOptions& options) {

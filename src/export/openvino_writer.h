@@ -29,4 +29,13 @@ void write_openvino_ir(const ExportGraph& graph, const std::filesystem::path& xm
 void write_openvino_ir(const ExportSource& source, const std::filesystem::path& xml_path,
                        const std::filesystem::path& bin_path, bool fp16 = false);
 
+// Where a metadata key (ExportGraph::metadata) lives in the IR's model-level rt_info:
+// "model_info <k>" -> model_info/<k> (OpenVINO Model API's section), "patchcore.<k>" and
+// any other key -> patchcore/<k>; the value is the element's `value` attribute.
+struct IrRtInfoKey {
+  std::string section;
+  std::string name;
+};
+IrRtInfoKey ir_rt_info_key(const std::string& metadata_key);
+
 }  // namespace patchcore

@@ -23,13 +23,16 @@ std::string numbers(std::initializer_list<double> values) {
 
 }  // namespace
 
+std::map<std::string, std::string> threshold_metadata(const NormStats& stats) {
+  return {{"model_info image_threshold", number(stats.image_threshold.value_or(stats.max_score))},
+          {"model_info pixel_threshold", number(stats.pixel_threshold.value_or(stats.max_pixel))}};
+}
+
 std::map<std::string, std::string> model_info_metadata(const Checkpoint& checkpoint, const NormStats& stats) {
   const auto& p = checkpoint.config.preprocessing;
   std::map<std::string, std::string> info = {
       {"model_type", "AnomalyDetection"},
       {"task", "segmentation"},  // anomaly map + score (anomalib's task names)
-      {"image_threshold", number(stats.image_threshold.value_or(stats.max_score))},
-      {"pixel_threshold", number(stats.pixel_threshold.value_or(stats.max_pixel))},
       // (x - threshold) / scale + 0.5 maps 0 .. the largest training value to about [0, 1]:
       // PatchCore distances start at 0, so max - min is the largest training value.
       {"normalization_scale", number(std::max(stats.max_score, stats.max_pixel))},
@@ -46,7 +49,7 @@ std::map<std::string, std::string> model_info_metadata(const Checkpoint& checkpo
     info["mean_values"] = numbers({127.5, 127.5, 127.5});
     info["scale_values"] = numbers({127.5, 127.5, 127.5});
   }
-  std::map<std::string, std::string> metadata;
+  std::map<std::string, std::string> metadata = threshold_metadata(stats);
   for (const auto& [key, value] : info) metadata["model_info " + key] = value;
   return metadata;
 }

@@ -18,6 +18,10 @@ namespace patchcore {
 // (max_score / max_pixel where absent). docs/export.md lists them.
 std::map<std::string, std::string> model_info_metadata(const Checkpoint& checkpoint, const NormStats& stats);
 
+// The part of model_info_metadata that the decision thresholds set: "model_info
+// image_threshold" and "model_info pixel_threshold".
+std::map<std::string, std::string> threshold_metadata(const NormStats& stats);
+
 ExportSource export_source(const Checkpoint& checkpoint, const NormStats& stats);
 
 // Writes the exported model files for `checkpoint` into `model_dir`, named after the

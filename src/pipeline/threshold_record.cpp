@@ -1,8 +1,10 @@
 #include "pipeline/threshold_record.h"
 
+#include "export/metadata_update.h"
 #include "head/norm_stats.h"
 #include "io/atomic_file.h"
 #include "io/error.h"
+#include "pipeline/model_export.h"
 #include "pipeline/model_folder.h"
 
 namespace patchcore {
@@ -37,8 +39,10 @@ void store_threshold(const std::filesystem::path& model_dir, const ThresholdReco
   config["threshold"] = threshold_yaml(stored);
   YAML::Emitter out;
   out << config;
-  // config.yaml first: should the second write fail, predict (norm_stats) is unchanged.
+  // config.yaml first, the exported files' model_info next, norm_stats.txt (what predict
+  // reads) last: should a write fail, predict is unchanged.
   write_file_atomically(config_path, std::string(out.c_str()) + "\n");
+  update_export_metadata(model_dir, model_dir.filename().string(), threshold_metadata(stats));
   write_file_atomically(stats_path, format_norm_stats(stats));
 }
 

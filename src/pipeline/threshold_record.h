@@ -21,8 +21,9 @@ struct ThresholdRecord {
 YAML::Node threshold_yaml(const ThresholdRecord& record);
 
 // Replaces the thresholds of an existing model folder: rewrites norm_stats.txt (other
-// keys unchanged; without record.pixel the pixel threshold stays) and config.yaml's
-// `threshold:` section, each atomically. Throws
+// keys unchanged; without record.pixel the pixel threshold stays), config.yaml's
+// `threshold:` section and the thresholds in the exported PATTERN.onnx / PATTERN.xml
+// (model_info; graph and weights untouched), each atomically. Throws
 // UserError naming the file when either cannot be read or written.
 void store_threshold(const std::filesystem::path& model_dir, const ThresholdRecord& record);
 

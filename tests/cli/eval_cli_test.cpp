@@ -3,8 +3,10 @@
 // `predict`'s results.json and its --save-maps maps, with scikit-learn (AUROC, F1) and
 // a NumPy/SciPy transcription of the MVTec AD evaluation code (AUPRO).
 #include <nlohmann/json.hpp>
+#include <onnx/onnx_pb.h>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+#include <pugixml.hpp>
 
 #include <cstdio>
 #include <fstream>
@@ -12,6 +14,7 @@
 
 #include "cli_support.h"
 #include "data/dataset.h"
+#include "head/norm_stats.h"
 #include "test_support.h"
 
 namespace patchcore::testing {
@@ -70,6 +73,13 @@ x, y = fprs[mask], pros[mask]
 area = np.sum(0.5 * (y[1:] + y[:-1]) * (x[1:] - x[:-1])) + 0.5 * (y_at + y[-1]) * (0.3 - x[-1])
 print(repr(roc_auc_score(labels, scores)), repr(f1max(labels, scores)), repr(area / 0.3), regions)
 )PY";
+
+onnx::ModelProto read_onnx(const fs::path& path) {
+  onnx::ModelProto model;
+  std::ifstream in(path, std::ios::binary);
+  EXPECT_TRUE(model.ParseFromIstream(&in)) << path;
+  return model;
+}
 
 TEST(EvalCli, MetricsEqualAnIndependentComputationOnMagneticTiles) {
   PATCHCORE_REQUIRE_SHARED("data/magnetic_tile");
@@ -173,9 +183,32 @@ TEST(EvalCli, MetricsEqualAnIndependentComputationOnMagneticTiles) {
   EXPECT_GT(m["image_auroc"].get<double>(), 0.5);  // a working model, not chance
 
   // --write-threshold f1 stores the F1-max threshold; predict then flags with it.
+  const std::string bin_before = read_file(model / "tile.bin");
+  const onnx::ModelProto onnx_before = read_onnx(model / "tile.onnx");
   r = run("eval --model " + model.string() + " --data-dir " + data.string() + " --output " +
           (dir.path() / "eval2").string() + " --quiet --write-threshold f1");
   ASSERT_EQ(r.exit_code, 0) << r.output;
+  // ... and in the exported files' model_info (what Model API apps read); graph and weights unchanged.
+  {
+    const NormStats stored = read_norm_stats(model / "norm_stats.txt");
+    char image[40], pixel[40];
+    std::snprintf(image, sizeof image, "%.9g", *stored.image_threshold);
+    std::snprintf(pixel, sizeof pixel, "%.9g", *stored.pixel_threshold);
+    const onnx::ModelProto onnx_after = read_onnx(model / "tile.onnx");
+    std::map<std::string, std::string> props;
+    for (const auto& p : onnx_after.metadata_props()) props[p.key()] = p.value();
+    EXPECT_EQ(props["model_info image_threshold"], image);
+    EXPECT_EQ(props["model_info pixel_threshold"], pixel);
+    EXPECT_EQ(onnx_after.graph().SerializeAsString(), onnx_before.graph().SerializeAsString());
+    EXPECT_EQ(onnx_after.metadata_props_size(), onnx_before.metadata_props_size());
+    pugi::xml_document ir;
+    ASSERT_TRUE(ir.load_file((model / "tile.xml").c_str()));
+    const auto info = ir.child("net").child("rt_info").child("model_info");
+    EXPECT_STREQ(info.child("image_threshold").attribute("value").value(), image);
+    EXPECT_STREQ(info.child("pixel_threshold").attribute("value").value(), pixel);
+    EXPECT_EQ(read_file(model / "tile.bin"), bin_before);
+    EXPECT_TRUE(ir.child("net").child("layers")) << "the IR lost its topology";
+  }
   const double f1_threshold = m["image_f1_max"]["threshold"].get<double>();
   EXPECT_TRUE(contains(read_file(model / "norm_stats.txt"), "image_threshold=")) << read_file(model / "norm_stats.txt");
   r = run("predict --model " + model.string() + " --input " + (data / "test").string() + " --output " +
