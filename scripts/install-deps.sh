@@ -34,6 +34,7 @@ PACKAGES=(
   libpugixml-dev               # OpenVINO IR XML
   test:nodejs test:npm         # ONNX Runtime (npm onnxruntime-node) for the export tests
   test:xvfb test:xdotool       # tests: the interactive `train --roi` window, driven in a virtual X server
+  test:clang                   # libFuzzer for scripts/fuzz.sh (tests/fuzz)
 )
 
 missing=()

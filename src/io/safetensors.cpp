@@ -59,26 +59,40 @@ SafetensorsFile read_safetensors(const std::filesystem::path& path) {
   const uint64_t data_start = 8 + header_size;
   const uint64_t data_size = file_size - data_start;
 
+  if (!header.is_object())
+    throw UserError(file + ": corrupt safetensors header (not a JSON object); re-create or re-download it");
   SafetensorsFile result;
-  for (const auto& [name, entry] : header.items()) {
-    if (name == "__metadata__") {
-      for (const auto& [key, value] : entry.items())
-        result.metadata[key] = value.is_string() ? value.get<std::string>() : value.dump();
-      continue;
+  try {
+    for (const auto& [name, entry] : header.items()) {
+      if (name == "__metadata__") {
+        for (const auto& [key, value] : entry.items())
+          result.metadata[key] = value.is_string() ? value.get<std::string>() : value.dump();
+        continue;
+      }
+      const auto type = dtype_from_name(entry.at("dtype").get<std::string>(), file);
+      const std::vector<int64_t> shape = entry.at("shape").get<std::vector<int64_t>>();
+      const auto offsets = entry.at("data_offsets").get<std::vector<uint64_t>>();
+      if (offsets.size() != 2 || offsets[0] > offsets[1] || offsets[1] > data_size)
+        throw UserError(file + ": tensor '" + name + "' lies outside the file (truncated download?)");
+      // The size the header claims is checked against the bytes the file holds before
+      // anything is allocated: a small file cannot make us allocate a huge tensor.
+      uint64_t bytes = static_cast<uint64_t>(c10::elementSize(type));
+      for (const int64_t d : shape) {
+        if (d < 0) throw UserError(file + ": tensor '" + name + "' has a negative dimension");
+        if (d != 0 && bytes > (offsets[1] - offsets[0]) / static_cast<uint64_t>(d))
+          throw UserError(file + ": tensor '" + name + "' has a size that does not match its shape");
+        bytes *= static_cast<uint64_t>(d);
+      }
+      if (bytes != offsets[1] - offsets[0])
+        throw UserError(file + ": tensor '" + name + "' has a size that does not match its shape");
+      auto tensor = torch::empty(shape, torch::TensorOptions().dtype(type));
+      in.seekg(static_cast<std::streamoff>(data_start + offsets[0]));
+      if (bytes && !in.read(static_cast<char*>(tensor.data_ptr()), static_cast<std::streamsize>(bytes)))
+        throw UserError(file + ": could not read tensor '" + name + "' (truncated file?)");
+      result.tensors.emplace(name, std::move(tensor));
     }
-    const auto type = dtype_from_name(entry.at("dtype").get<std::string>(), file);
-    std::vector<int64_t> shape = entry.at("shape").get<std::vector<int64_t>>();
-    const auto offsets = entry.at("data_offsets").get<std::vector<uint64_t>>();
-    if (offsets.size() != 2 || offsets[0] > offsets[1] || offsets[1] > data_size)
-      throw UserError(file + ": tensor '" + name + "' lies outside the file (truncated download?)");
-    auto tensor = torch::empty(shape, torch::TensorOptions().dtype(type));
-    const uint64_t bytes = static_cast<uint64_t>(tensor.nbytes());
-    if (bytes != offsets[1] - offsets[0])
-      throw UserError(file + ": tensor '" + name + "' has a size that does not match its shape");
-    in.seekg(static_cast<std::streamoff>(data_start + offsets[0]));
-    if (bytes && !in.read(static_cast<char*>(tensor.data_ptr()), static_cast<std::streamsize>(bytes)))
-      throw UserError(file + ": could not read tensor '" + name + "' (truncated file?)");
-    result.tensors.emplace(name, std::move(tensor));
+  } catch (const nlohmann::json::exception& e) {
+    throw UserError(file + ": corrupt safetensors header (" + e.what() + "); re-create or re-download it");
   }
   return result;
 }
