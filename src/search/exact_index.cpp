@@ -113,6 +113,11 @@ PreparedBank prepare_bank(const torch::Tensor& bank) {
 ExactIndex::ExactIndex(const torch::Tensor& bank) : bank_(prepare_bank(bank)) {}
 
 void ExactIndex::nearest(const float* queries, int64_t count, float* distances, int64_t* indices) const {
+  nearest_squared(queries, count, distances, indices);
+  for (int64_t i = 0; i < count; ++i) distances[i] = std::sqrt(distances[i]);
+}
+
+void ExactIndex::nearest_squared(const float* queries, int64_t count, float* distances, int64_t* indices) const {
   if (count == 0) return;
   check_finite(queries, count, dim(), "query feature");
   const auto x_norms = squared_norms(queries, count, dim());
@@ -135,7 +140,6 @@ void ExactIndex::nearest(const float* queries, int64_t count, float* distances, 
         distances[i] = extra_best[(part - 1) * count + i];
         indices[i] = extra_index[(part - 1) * count + i];
       }
-  for (int64_t i = 0; i < count; ++i) distances[i] = std::sqrt(distances[i]);
 }
 
 void ExactIndex::knn(const float* queries, int64_t count, int64_t k, float* distances, int64_t* indices) const {

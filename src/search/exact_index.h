@@ -27,6 +27,8 @@ class ExactIndex final : public Index {
   int64_t size() const override { return bank_.rows.size(0); }
   int64_t dim() const override { return bank_.rows.size(1); }
   void nearest(const float* queries, int64_t count, float* distances, int64_t* indices) const override;
+  // nearest() before the square root: squared distances (PrunedIndex continues from them).
+  void nearest_squared(const float* queries, int64_t count, float* squared, int64_t* indices) const;
   void knn(const float* queries, int64_t count, int64_t k, float* distances, int64_t* indices) const override;
   std::string describe() const override { return "exact native (" + to_string(active_simd()) + ")"; }
   bool exact() const override { return true; }

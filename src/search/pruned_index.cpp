@@ -26,6 +26,10 @@ constexpr int64_t kRowBlock = 256;
 // Relative headroom on bounds computed in double from float data (their own rounding
 // is ~1e-16 relative).
 constexpr double kDoubleHeadroom = 1e-9;
+// A query whose bounds leave more than this share of the bank to visit (a patch far from
+// every row) goes to the plain exact search instead: its large tiles beat many small
+// cluster tiles (bench/search_bench BM_Pruned on unclustered rows).
+constexpr double kExactSearchShare = 0.5;
 
 // gamma(n) = n u / (1 - n u): the relative error bound of a sum of n float32 products
 // (Higham, Accuracy and Stability of Numerical Algorithms, section 3.1).
@@ -228,7 +232,38 @@ void PrunedIndex::search_chunk(const float* queries, const float* x_norms, int64
       }
     }
   });
+  search_far_queries(queries, count, visitors, best, best_row, row_visits);
   search_clusters(queries, x_norms, count, visitors, true, best, best_row, row_visits);
+}
+
+// Takes the queries that would visit more than kExactSearchShare of the bank out of
+// `visitors` and answers them by the plain exact search (the bank in its own order: lowest
+// bank row among ties, as everywhere).
+void PrunedIndex::search_far_queries(const float* queries, int64_t count, std::vector<std::vector<int64_t>>& visitors,
+                                     float* best, int64_t* best_row, int64_t* row_visits) const {
+  std::vector<int64_t> planned(count, 0);
+  for (int64_t c = 0; c < clusters(); ++c)
+    for (const int64_t i : visitors[c]) planned[i] += begin_[c + 1] - begin_[c];
+  std::vector<char> far(count, 0);
+  std::vector<int64_t> far_queries;
+  for (int64_t i = 0; i < count; ++i)
+    if (static_cast<double>(planned[i]) > kExactSearchShare * static_cast<double>(size())) {
+      far[i] = 1;
+      far_queries.push_back(i);
+    }
+  if (far_queries.empty()) return;
+  for (auto& list : visitors)
+    list.erase(std::remove_if(list.begin(), list.end(), [&](int64_t i) { return far[i] != 0; }), list.end());
+  const int64_t n = static_cast<int64_t>(far_queries.size()), dim = this->dim();
+  std::vector<float> gathered(n * dim), squared(n);
+  std::vector<int64_t> rows(n);
+  for (int64_t t = 0; t < n; ++t) std::copy_n(queries + far_queries[t] * dim, dim, gathered.data() + t * dim);
+  exact_.nearest_squared(gathered.data(), n, squared.data(), rows.data());
+  for (int64_t t = 0; t < n; ++t) {
+    best[far_queries[t]] = squared[t];
+    best_row[far_queries[t]] = rows[t];
+  }
+  if (row_visits) *row_visits += n * size();
 }
 
 void PrunedIndex::nearest(const float* queries, int64_t count, float* distances, int64_t* indices,

@@ -10,7 +10,9 @@
 // result is that of the exact search, up to float rounding. Every bound carries a proven
 // float32 rounding margin (docs/architecture.md, "Search"). Patches of good parts lie close
 // to bank rows relative to the spread of the bank, so most clusters are skipped for them;
-// a query far from everything (a defect) visits more clusters, at worst all of them.
+// a query far from everything (a defect) would visit more clusters: when that is more than
+// half of the bank it goes to the plain exact search instead, so the worst case stays close
+// to ExactIndex's time.
 #include <vector>
 
 #include "search/exact_index.h"
@@ -44,6 +46,8 @@ class PrunedIndex final : public Index {
   // One chunk of queries; best: squared distances.
   void search_chunk(const float* queries, const float* x_norms, int64_t count, float* best, int64_t* best_row,
                     int64_t* row_visits) const;
+  void search_far_queries(const float* queries, int64_t count, std::vector<std::vector<int64_t>>& visitors,
+                          float* best, int64_t* best_row, int64_t* row_visits) const;
   void search_clusters(const float* queries, const float* x_norms, int64_t count,
                        const std::vector<std::vector<int64_t>>& visitors, bool merge, float* best,
                        int64_t* best_row, int64_t* row_visits) const;

@@ -97,6 +97,21 @@ TEST(PrunedIndex, SkipsMostOfTheBankForQueriesNearIt) {
   expect_exact(nearest(index, data.near), data.near, data.bank);
 }
 
+TEST(PrunedIndex, QueriesTheBoundsCannotPruneGoToThePlainExactSearch) {
+  // Rows without cluster structure (Gaussian in 64 channels): the bounds rule out little for
+  // any query, so every query is answered by the exact search over the whole bank.
+  torch::manual_seed(21);
+  const auto bank = torch::randn({4000, 64});
+  const auto queries = torch::randn({40, 64}).contiguous();
+  const PrunedIndex index(bank);
+  std::vector<float> distances(queries.size(0));
+  std::vector<int64_t> rows(queries.size(0));
+  int64_t visits = 0;
+  index.nearest(queries.data_ptr<float>(), queries.size(0), distances.data(), rows.data(), &visits);
+  EXPECT_GE(visits, queries.size(0) * bank.size(0));
+  expect_exact(nearest(index, queries), queries, bank);
+}
+
 TEST(PrunedIndex, LargeCommonOffsetStaysExact) {
   // Rows ~7 apart at norms ~800: the bounds on distances to centroids are only valid with
   // their rounding margin.
