@@ -126,21 +126,15 @@ void BM_OpenBlasSgemm(benchmark::State& state) {
   report(state, kQueries, state.range(1), state.range(0));
 }
 
-void BM_Native(benchmark::State& state) {
+// A native index over the random Gaussian rows: ExactIndex (BM_Native), and PrunedIndex
+// (BM_Pruned, what the native backend uses from 1000 rows): these rows have no cluster
+// structure, so little can be skipped, its worst case next to ExactIndex. Patch features are
+// far more clustered (predict_bench BM_Search).
+template <typename NativeIndex>
+void BM_NativeIndex(benchmark::State& state) {
   set_threads();
   const auto& d = data(state.range(0), state.range(1));
-  const ExactIndex index(d.bank);
-  for (auto _ : state) benchmark::DoNotOptimize(nearest(index, d.queries));
-  report(state, kQueries, state.range(1), state.range(0));
-}
-
-// The pruned exact search (what the native backend uses from 1000 rows) on the same random
-// Gaussian rows: no cluster structure, so little can be skipped; its worst case next to
-// ExactIndex. Patch features are far more clustered (predict_bench BM_Search).
-void BM_Pruned(benchmark::State& state) {
-  set_threads();
-  const auto& d = data(state.range(0), state.range(1));
-  const PrunedIndex index(d.bank);
+  const NativeIndex index(d.bank);
   for (auto _ : state) benchmark::DoNotOptimize(nearest(index, d.queries));
   report(state, kQueries, state.range(1), state.range(0));
 }
@@ -199,8 +193,8 @@ void shapes(benchmark::internal::Benchmark* b) {
 BENCHMARK(BM_Sgemm)->Apply(shapes);
 BENCHMARK(BM_OpenBlasSgemm)->Apply(shapes);
 BENCHMARK(BM_MatmulTile)->ArgsProduct({{384, 1536}, {0, 1}})->ArgNames({"C", "bf16"})->UseRealTime();
-BENCHMARK(BM_Native)->Apply(shapes);
-BENCHMARK(BM_Pruned)->Apply(shapes);
+BENCHMARK_TEMPLATE(BM_NativeIndex, ExactIndex)->Name("BM_Native")->Apply(shapes);
+BENCHMARK_TEMPLATE(BM_NativeIndex, PrunedIndex)->Name("BM_Pruned")->Apply(shapes);
 BENCHMARK(BM_LibTorch)->Apply(shapes);
 BENCHMARK_TEMPLATE(BM_Faiss, FaissIndexType::kFlat)->Name("BM_FaissFlat")->Apply(shapes);
 BENCHMARK_TEMPLATE(BM_Faiss, FaissIndexType::kHnsw)->Name("BM_FaissHnsw")->Apply(shapes);

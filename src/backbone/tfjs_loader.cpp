@@ -1,26 +1,16 @@
 #include "backbone/tfjs_loader.h"
 
 #include <cstring>
-#include <fstream>
 #include <string>
 #include <vector>
 #include <nlohmann/json.hpp>
 
 #include "io/error.h"
+#include "io/file_bytes.h"
 #include "io/sha256.h"
 
 namespace patchcore {
 namespace {
-
-std::string read_file_bytes(const std::filesystem::path& path, const std::string& what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    throw UserError(path.string() + ": cannot open " + what +
-                    " (does the file exist and is it readable?)");
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) throw UserError(path.string() + ": read error");
-  return bytes;
-}
 
 nlohmann::json read_model_json(const std::filesystem::path& json_path) {
   try {

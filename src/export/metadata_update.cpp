@@ -3,27 +3,19 @@
 #include <onnx/onnx_pb.h>
 #include <pugixml.hpp>
 
-#include <fstream>
 #include <sstream>
 
 #include "export/openvino_writer.h"
 #include "io/atomic_file.h"
 #include "io/error.h"
+#include "io/file_bytes.h"
 
 namespace patchcore {
 namespace {
 
-std::string read_bytes(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw UserError("cannot read " + path.string());
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  return bytes.str();
-}
-
 void update_onnx(const std::filesystem::path& path, const std::map<std::string, std::string>& metadata) {
   onnx::ModelProto model;
-  if (!model.ParseFromString(read_bytes(path)))
+  if (!model.ParseFromString(read_file_bytes(path, "the exported ONNX model")))
     throw UserError(path.string() + ": not a readable ONNX model; export it again with `patchcore export`");
   for (const auto& [key, value] : metadata) {
     onnx::StringStringEntryProto* entry = nullptr;
@@ -42,7 +34,7 @@ void update_onnx(const std::filesystem::path& path, const std::map<std::string, 
 
 void update_ir(const std::filesystem::path& path, const std::map<std::string, std::string>& metadata) {
   pugi::xml_document doc;
-  const std::string text = read_bytes(path);
+  const std::string text = read_file_bytes(path, "the exported OpenVINO IR");
   pugi::xml_node net;
   if (doc.load_buffer(text.data(), text.size(), pugi::parse_default | pugi::parse_declaration)) net = doc.child("net");
   if (!net) throw UserError(path.string() + ": not an OpenVINO IR .xml; export it again with `patchcore export`");

@@ -12,9 +12,7 @@ namespace {
 
 // count rows spread evenly over [0, total).
 torch::Tensor evenly_spaced(const torch::Tensor& rows, int64_t count) {
-  const int64_t total = rows.size(0);
-  auto picks = torch::empty({count}, torch::kLong);
-  for (int64_t i = 0; i < count; ++i) picks[i] = i * total / count;
+  const auto picks = torch::arange(count, torch::kLong).mul(rows.size(0)).div(count, "floor");  // i * M / count
   return rows.index_select(0, picks);
 }
 

@@ -53,6 +53,12 @@ double distance(const float* x, const float* y, int64_t dim) {
   return std::sqrt(sum);
 }
 
+// Whether (distance, bank row) comes before (best, best_row): the smaller distance, and
+// among equal distances the lower bank row, as the exact search orders them.
+bool precedes(float distance, int64_t row, float best, int64_t best_row) {
+  return distance < best || (distance == best && row < best_row);
+}
+
 // Rethrows, after an OpenMP loop, the first exception one of its iterations threw.
 class FirstError {
  public:
@@ -163,7 +169,7 @@ void PrunedIndex::search_clusters(const float* queries, const float* x_norms, in
         visits += rows * (begin_[c + 1] - begin_[c]);
         for (int64_t t = 0; t < rows; ++t) {
           const int64_t i = list[q0 + t], bank_row = bank_row_[local_row[t]];
-          if (local_best[t] < out_best[i] || (local_best[t] == out_best[i] && bank_row < out_row[i])) {
+          if (precedes(local_best[t], bank_row, out_best[i], out_row[i])) {
             out_best[i] = local_best[t];
             out_row[i] = bank_row;
           }
@@ -174,7 +180,7 @@ void PrunedIndex::search_clusters(const float* queries, const float* x_norms, in
   error.rethrow();
   for (int t = 0; t < static_cast<int>(thread_best.size()); ++t)
     for (int64_t i = 0; i < count; ++i)
-      if (thread_best[t][i] < best[i] || (thread_best[t][i] == best[i] && thread_row[t][i] < best_row[i])) {
+      if (precedes(thread_best[t][i], thread_row[t][i], best[i], best_row[i])) {
         best[i] = thread_best[t][i];
         best_row[i] = thread_row[t][i];
       }
