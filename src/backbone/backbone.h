@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "backbone/conv_net.h"
 #include "data/preprocess.h"
 
 namespace patchcore {
@@ -41,26 +42,44 @@ const std::vector<BackboneInfo>& supported_backbones();
 // Throws UserError listing the supported names when `name` is unknown.
 const BackboneInfo& backbone_info(const std::string& name);
 
+// The network a backbone is made of, built from its weights by the family's builder
+// (resnet.h, mobilenet.h).
+struct BackboneNetwork {
+  ConvNet net;               // BatchNorm folded; stops after the deepest requested layer
+  std::vector<int> outputs;  // net values of the requested layers, in the order requested
+  WeightMap weights;         // the original (unfolded) tensors it was built from
+};
+
 class Backbone {
  public:
-  virtual ~Backbone() = default;
+  Backbone(const BackboneInfo& info, std::vector<std::string> layers, BackboneNetwork network);
+
   // input: [B,3,H,W] float32, already pre-processed for this backbone.
   // Returns one feature map [B,C,h,w] per requested layer, in the order requested, stored
   // channels-last (what the embedding reads patch by patch).
   // Thread-safe (const, no mutable state).
-  virtual std::vector<torch::Tensor> extract(const torch::Tensor& input) const = 0;
-  virtual const BackboneInfo& info() const = 0;
-  virtual const std::vector<std::string>& layers() const = 0;
+  std::vector<torch::Tensor> extract(const torch::Tensor& input) const;
+  const BackboneInfo& info() const { return info_; }
+  const std::vector<std::string>& layers() const { return layers_; }
   // The original (unfolded) weights this backbone needs, truncated to the deepest
   // requested layer; enough to rebuild it with create_backbone (stored in checkpoints).
-  virtual const WeightMap& weights() const = 0;
+  const WeightMap& weights() const { return network_.weights; }
+  // The layers as they run: the one definition of the network, which the export lowers.
+  const ConvNet& network() const { return network_.net; }
+  // network() values of layers(), in that order.
+  const std::vector<int>& outputs() const { return network_.outputs; }
+
+ private:
+  BackboneInfo info_;
+  std::vector<std::string> layers_;
+  BackboneNetwork network_;
 };
 
 // Builds a backbone from weights. Throws UserError for an unknown backbone or layer
 // (listing the valid ones) and for a missing or mis-shaped tensor (naming it and the
-// shape expected), e.g. when a resnet50 file is given for wide_resnet50_2.
-std::unique_ptr<Backbone> create_backbone(const std::string& name,
-                                          const std::vector<std::string>& layers,
+// shape expected), e.g. when a resnet50 file is given for wide_resnet50_2. Empty
+// `layers` means the backbone's default layers.
+std::unique_ptr<Backbone> create_backbone(const std::string& name, std::vector<std::string> layers,
                                           const WeightMap& weights);
 
 }  // namespace patchcore

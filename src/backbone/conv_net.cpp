@@ -15,13 +15,6 @@ using dnnl::memory;
 using Tag = memory::format_tag;
 constexpr auto kF32 = memory::data_type::f32;
 
-struct ConvNet::Layer {
-  bool is_conv = true;
-  Conv conv;  // is_conv
-  int input = kInput;
-  int64_t kernel = 0, stride = 0, padding = 0;  // max pooling
-};
-
 // Everything that depends on the input shape: primitives, weights in their layouts, the
 // layout of every value and when it is last read (so that run() frees it early).
 struct ConvNet::Plan {
@@ -47,18 +40,8 @@ namespace {
 
 memory::dims dims_of(c10::IntArrayRef sizes) { return memory::dims(sizes.begin(), sizes.end()); }
 
-// Output length and {before, after} padding along one axis.
-struct Axis {
-  int64_t out, before, after;
-};
-
-Axis conv_axis(int64_t in, int64_t k, int64_t stride, int64_t padding, bool tf_same) {
-  if (tf_same) {
-    const int64_t out = (in + stride - 1) / stride;
-    const int64_t total = std::max<int64_t>((out - 1) * stride + k - in, 0);
-    return {out, total / 2, total - total / 2};
-  }
-  return {(in + 2 * padding - k) / stride + 1, padding, padding};
+int input_of(const ConvNet::Layer& layer) {
+  return std::visit([](const auto& op) { return op.input; }, layer);
 }
 
 dnnl::post_ops post_ops_of(const ConvNet::Conv& c) {
@@ -99,8 +82,18 @@ struct ConvNet::State {
   std::map<size_t, std::vector<memory>> packed_weights;  // per layer: one copy per layout
 
   // Plans for other batch sizes mostly want the same weight layouts: packed once per layout.
-  memory packed(const Layer& layer, size_t index, const memory::desc& desc, dnnl::stream& stream);
+  memory packed(const Conv& conv, size_t index, const memory::desc& desc, dnnl::stream& stream);
 };
+
+ConvNet::Span ConvNet::output_span(int64_t in, int64_t kernel, int64_t stride, int64_t padding,
+                                   bool tf_same_padding) {
+  if (tf_same_padding) {  // TensorFlow "same": ceil(in / stride) outputs, the odd pixel padded after
+    const int64_t out = (in + stride - 1) / stride;
+    const int64_t total = std::max<int64_t>((out - 1) * stride + kernel - in, 0);
+    return {out, total / 2, total - total / 2};
+  }
+  return {(in + 2 * padding - kernel) / stride + 1, padding, padding};
+}
 
 ConvNet::ConvNet() : state_(std::make_unique<State>()) {}
 ConvNet::~ConvNet() = default;
@@ -115,31 +108,22 @@ int ConvNet::add_conv(Conv conv) {
     throw std::invalid_argument("ConvNet::add_conv: weight must be [O, I/groups, kh, kw] and bias [O]");
   conv.weight = conv.weight.to(torch::kFloat).contiguous();
   conv.bias = conv.bias.to(torch::kFloat).contiguous();
-  Layer layer;
-  layer.input = conv.input;
-  layer.conv = std::move(conv);
-  layers_.push_back(std::move(layer));
+  layers_.emplace_back(std::move(conv));
   return next;
 }
 
-int ConvNet::add_max_pool(int input, int64_t kernel, int64_t stride, int64_t padding) {
+int ConvNet::add_max_pool(MaxPool pool) {
   const int next = static_cast<int>(layers_.size()) + 1;
-  if (input < 0 || input >= next) throw std::invalid_argument("ConvNet::add_max_pool: unknown input value");
-  Layer layer;
-  layer.is_conv = false;
-  layer.input = input;
-  layer.kernel = kernel;
-  layer.stride = stride;
-  layer.padding = padding;
-  layers_.push_back(std::move(layer));
+  if (pool.input < 0 || pool.input >= next) throw std::invalid_argument("ConvNet::add_max_pool: unknown input value");
+  layers_.emplace_back(std::move(pool));
   return next;
 }
 
-memory ConvNet::State::packed(const Layer& layer, size_t index, const memory::desc& desc, dnnl::stream& stream) {
+memory ConvNet::State::packed(const Conv& conv, size_t index, const memory::desc& desc, dnnl::stream& stream) {
   auto& copies = packed_weights[index];
   for (const auto& m : copies)
     if (m.get_desc() == desc) return m;
-  memory plain(plain_weights_desc(layer.conv), engine, layer.conv.weight.data_ptr());
+  memory plain(plain_weights_desc(conv), engine, conv.weight.data_ptr());
   memory packed(desc, engine);
   dnnl::reorder(plain, packed).execute(stream, plain, packed);
   copies.push_back(packed);
@@ -166,19 +150,19 @@ const ConvNet::Plan& ConvNet::plan_for(const std::vector<int64_t>& input_shape, 
   for (size_t i = 0; i < layers_.size(); ++i) {
     const Layer& layer = layers_[i];
     Plan::Step step;
-    step.input = layer.input;
+    step.input = input_of(layer);
     step.output = static_cast<int>(i) + 1;
-    const memory::desc& src = plan->values[layer.input];
+    const memory::desc& src = plan->values[step.input];
     const auto in = src.dims();
-    if (layer.is_conv) {
-      const Conv& c = layer.conv;
+    if (const auto* conv = std::get_if<Conv>(&layer)) {
+      const Conv& c = *conv;
       if (in[1] != c.weight.size(1) * c.groups)
         throw std::invalid_argument("ConvNet: layer " + std::to_string(i) + " expects " +
                                     std::to_string(c.weight.size(1) * c.groups) + " input channels, got " +
                                     std::to_string(in[1]));
-      const Axis y = conv_axis(in[2], c.weight.size(2), c.stride, c.padding, c.tf_same_padding);
-      const Axis x = conv_axis(in[3], c.weight.size(3), c.stride, c.padding, c.tf_same_padding);
-      const memory::desc dst({in[0], c.weight.size(0), y.out, x.out}, kF32, Tag::any);
+      const Span y = output_span(in[2], c.weight.size(2), c.stride, c.padding, c.tf_same_padding);
+      const Span x = output_span(in[3], c.weight.size(3), c.stride, c.padding, c.tf_same_padding);
+      const memory::desc dst({in[0], c.weight.size(0), y.size, x.size}, kF32, Tag::any);
       const memory::desc bias({c.weight.size(0)}, kF32, Tag::x);
       auto make_pd = [&](const memory::desc& src_desc) {
         dnnl::convolution_forward::desc op(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
@@ -197,7 +181,7 @@ const ConvNet::Plan& ConvNet::plan_for(const std::vector<int64_t>& input_shape, 
       }
       step.primitive = dnnl::convolution_forward(pd);
       step.scratchpad = pd.scratchpad_desc();
-      step.weights = state_->packed(layer, i, pd.weights_desc(), stream);
+      step.weights = state_->packed(c, i, pd.weights_desc(), stream);
       step.bias = memory(pd.bias_desc(), engine);
       std::memcpy(step.bias.get_data_handle(), c.bias.data_ptr(), pd.bias_desc().get_size());
       plan->values.push_back(pd.dst_desc());
@@ -208,18 +192,19 @@ const ConvNet::Plan& ConvNet::plan_for(const std::vector<int64_t>& input_shape, 
         plan->last_read[c.residual] = static_cast<int>(i);
       }
     } else {
-      const Axis y = conv_axis(in[2], layer.kernel, layer.stride, layer.padding, false);
-      const Axis x = conv_axis(in[3], layer.kernel, layer.stride, layer.padding, false);
-      const memory::desc dst({in[0], in[1], y.out, x.out}, kF32, Tag::any);
+      const MaxPool& p = std::get<MaxPool>(layer);
+      const Span y = output_span(in[2], p.kernel, p.stride, p.padding, false);
+      const Span x = output_span(in[3], p.kernel, p.stride, p.padding, false);
+      const memory::desc dst({in[0], in[1], y.size, x.size}, kF32, Tag::any);
       dnnl::pooling_v2_forward::desc op(dnnl::prop_kind::forward_inference, dnnl::algorithm::pooling_max, src, dst,
-                                        {layer.stride, layer.stride}, {layer.kernel, layer.kernel}, {0, 0},
-                                        {layer.padding, layer.padding}, {layer.padding, layer.padding});
+                                        {p.stride, p.stride}, {p.kernel, p.kernel}, {0, 0},
+                                        {p.padding, p.padding}, {p.padding, p.padding});
       dnnl::pooling_v2_forward::primitive_desc pd(op, attr_with(), engine);
       step.primitive = dnnl::pooling_v2_forward(pd);
       step.scratchpad = pd.scratchpad_desc();
       plan->values.push_back(pd.dst_desc());
     }
-    plan->last_read[layer.input] = static_cast<int>(i);
+    plan->last_read[step.input] = static_cast<int>(i);
     plan->steps.push_back(std::move(step));
   }
   // A residual's buffer becomes the output when nothing reads it afterwards; otherwise

@@ -41,68 +41,43 @@ std::vector<OpSpec> op_specs() {
   return ops;
 }
 
-class MobileNet final : public Backbone {
- public:
-  MobileNet(const BackboneInfo& info, std::vector<std::string> layers, const WeightMap& weights)
-      : info_(info), layers_(std::move(layers)) {
-    const auto layer_indices = backbone_detail::resolve_layers(info_, layers_);
-    size_t deepest = 0;
-    for (size_t i : layer_indices) deepest = std::max(deepest, i);
-    const auto specs = op_specs();
-    std::vector<int> op_values;  // the ConvNet value of each op
-    for (size_t i = 0; i <= deepest; ++i) {
-      const OpSpec& s = specs[i];
-      auto get = [&](const std::string& n, std::vector<int64_t> shape) {
-        auto t = backbone_detail::require_tensor(weights, info_.name, n, shape);
-        weights_[n] = t;
-        return t;
-      };
-      auto kernel = get(s.kernel, s.keras_shape());
-      auto gamma = get(s.bn + "/gamma", {s.out});
-      auto beta = get(s.bn + "/beta", {s.out});
-      auto mean = get(s.bn + "/moving_mean", {s.out});
-      auto var = get(s.bn + "/moving_variance", {s.out});
-      // Keras [kh,kw,in,out] -> OIHW; depthwise [kh,kw,in,1] -> [in,1,kh,kw].
-      auto oihw = s.depthwise ? kernel.permute({2, 3, 0, 1}) : kernel.permute({3, 2, 0, 1});
-      const auto folded = backbone_detail::fold_batchnorm(oihw.contiguous(), gamma, beta, mean, var, kBatchNormEps);
-      ConvNet::Conv op;
-      op.input = op_values.empty() ? ConvNet::kInput : op_values.back();
-      op.weight = folded.weight;
-      op.bias = folded.bias;
-      op.stride = s.stride;
-      op.tf_same_padding = true;
-      op.groups = s.depthwise ? s.in : 1;
-      op.activation = ConvNet::Activation::relu6;
-      op_values.push_back(net_.add_conv(std::move(op)));
-    }
-    for (size_t i : layer_indices) outputs_.push_back(op_values[i]);
-  }
-
-  std::vector<torch::Tensor> extract(const torch::Tensor& input) const override {
-    if (input.dim() != 4 || input.size(1) != 3)
-      throw UserError(info_.name + ": expected input [B,3,H,W], got " +
-                      backbone_detail::shape_string(input.sizes()));
-    return net_.run(input, outputs_);
-  }
-
-  const BackboneInfo& info() const override { return info_; }
-  const std::vector<std::string>& layers() const override { return layers_; }
-  const WeightMap& weights() const override { return weights_; }
-
- private:
-  BackboneInfo info_;
-  std::vector<std::string> layers_;
-  WeightMap weights_;
-  ConvNet net_;
-  std::vector<int> outputs_;  // ConvNet values of the requested layers, in the order requested
-};
-
 }  // namespace
 
-std::unique_ptr<Backbone> create_mobilenet(const BackboneInfo& info,
-                                           const std::vector<std::string>& layers,
-                                           const WeightMap& weights) {
-  return std::make_unique<MobileNet>(info, layers, weights);
+BackboneNetwork build_mobilenet(const BackboneInfo& info, const std::vector<size_t>& layer_indices,
+                                const WeightMap& weights) {
+  size_t deepest = 0;
+  for (size_t i : layer_indices) deepest = std::max(deepest, i);
+  const auto specs = op_specs();
+  BackboneNetwork network;
+  std::vector<int> op_values;  // the ConvNet value of each op
+  for (size_t i = 0; i <= deepest; ++i) {
+    const OpSpec& s = specs[i];
+    auto get = [&](const std::string& n, std::vector<int64_t> shape) {
+      auto t = backbone_detail::require_tensor(weights, info.name, n, shape);
+      network.weights[n] = t;
+      return t;
+    };
+    auto kernel = get(s.kernel, s.keras_shape());
+    auto gamma = get(s.bn + "/gamma", {s.out});
+    auto beta = get(s.bn + "/beta", {s.out});
+    auto mean = get(s.bn + "/moving_mean", {s.out});
+    auto var = get(s.bn + "/moving_variance", {s.out});
+    // Keras [kh,kw,in,out] -> OIHW; depthwise [kh,kw,in,1] -> [in,1,kh,kw].
+    auto oihw = s.depthwise ? kernel.permute({2, 3, 0, 1}) : kernel.permute({3, 2, 0, 1});
+    const auto folded = backbone_detail::fold_batchnorm(oihw.contiguous(), gamma, beta, mean, var, kBatchNormEps);
+    ConvNet::Conv op;
+    op.name = s.kernel.substr(0, s.kernel.find('/'));  // the Keras layer, e.g. conv_dw_3
+    op.input = op_values.empty() ? ConvNet::kInput : op_values.back();
+    op.weight = folded.weight;
+    op.bias = folded.bias;
+    op.stride = s.stride;
+    op.tf_same_padding = true;
+    op.groups = s.depthwise ? s.in : 1;
+    op.activation = ConvNet::Activation::relu6;
+    op_values.push_back(network.net.add_conv(std::move(op)));
+  }
+  for (size_t i : layer_indices) network.outputs.push_back(op_values[i]);
+  return network;
 }
 
 WeightMap random_mobilenet_weights(uint64_t seed) {

@@ -12,9 +12,10 @@
 
 namespace patchcore {
 
-std::unique_ptr<Backbone> create_mobilenet(const BackboneInfo& info,
-                                           const std::vector<std::string>& layers,
-                                           const WeightMap& weights);
+// The network up to the deepest of `layer_indices` (indices into info.layers), reading
+// and checking the tensors it needs from `weights`.
+BackboneNetwork build_mobilenet(const BackboneInfo& info, const std::vector<size_t>& layer_indices,
+                                const WeightMap& weights);
 
 // conv1 .. conv_pw_13 (no classifier) in Keras layout, torchvision-style kaiming-normal
 // (fan_out; per group for the depthwise kernels) and random BatchNorm statistics.

@@ -90,79 +90,55 @@ void for_each_conv(const ArchSpec& spec, F&& f) {
     }
 }
 
-class ResNet final : public Backbone {
- public:
-  ResNet(const BackboneInfo& info, std::vector<std::string> layers, const WeightMap& weights)
-      : info_(info), layers_(std::move(layers)) {
-    const auto layer_indices = backbone_detail::resolve_layers(info_, layers_);
-    size_t deepest = 0;
-    for (size_t i : layer_indices) deepest = std::max(deepest, i);
-    const ArchSpec spec = arch_spec(info_.name, deepest + 1);
-
-    // One convolution + its BatchNorm, folded, reading `input`.
-    auto conv = [&](const ConvSpec& c, int input, ConvNet::Activation activation, int residual = -1) {
-      auto get = [&](const std::string& n, std::vector<int64_t> shape) {
-        auto t = backbone_detail::require_tensor(weights, info_.name, n, shape);
-        weights_[n] = t;
-        return t;
-      };
-      auto w = get(c.conv + ".weight", {c.out, c.in, c.k, c.k});
-      auto gamma = get(c.bn + ".weight", {c.out});
-      auto beta = get(c.bn + ".bias", {c.out});
-      auto mean = get(c.bn + ".running_mean", {c.out});
-      auto var = get(c.bn + ".running_var", {c.out});
-      const auto folded = backbone_detail::fold_batchnorm(w, gamma, beta, mean, var, kBatchNormEps);
-      ConvNet::Conv op;
-      op.input = input;
-      op.weight = folded.weight;
-      op.bias = folded.bias;
-      op.stride = c.stride;
-      op.padding = c.padding;
-      op.residual = residual;
-      op.activation = activation;
-      return net_.add_conv(std::move(op));
-    };
-    using Act = ConvNet::Activation;
-    int x = net_.add_max_pool(conv(spec.stem, ConvNet::kInput, Act::relu), 3, 2, 1);
-    std::vector<int> stage_outputs;
-    for (const auto& stage : spec.stages) {
-      for (const auto& block : stage) {
-        // out = relu(convs(x) + shortcut), every convolution but the last followed by relu.
-        int y = x;
-        for (size_t i = 0; i + 1 < block.convs.size(); ++i) y = conv(block.convs[i], y, Act::relu);
-        const int shortcut = block.has_downsample ? conv(block.downsample, x, Act::none) : x;
-        x = conv(block.convs.back(), y, Act::relu, shortcut);
-      }
-      stage_outputs.push_back(x);
-    }
-    for (size_t i : layer_indices) outputs_.push_back(stage_outputs[i]);
-  }
-
-  std::vector<torch::Tensor> extract(const torch::Tensor& input) const override {
-    if (input.dim() != 4 || input.size(1) != 3)
-      throw UserError(info_.name + ": expected input [B,3,H,W], got " +
-                      backbone_detail::shape_string(input.sizes()));
-    return net_.run(input, outputs_);
-  }
-
-  const BackboneInfo& info() const override { return info_; }
-  const std::vector<std::string>& layers() const override { return layers_; }
-  const WeightMap& weights() const override { return weights_; }
-
- private:
-  BackboneInfo info_;
-  std::vector<std::string> layers_;
-  WeightMap weights_;
-  ConvNet net_;
-  std::vector<int> outputs_;  // ConvNet values of the requested layers, in the order requested
-};
-
 }  // namespace
 
-std::unique_ptr<Backbone> create_resnet(const BackboneInfo& info,
-                                        const std::vector<std::string>& layers,
-                                        const WeightMap& weights) {
-  return std::make_unique<ResNet>(info, layers, weights);
+BackboneNetwork build_resnet(const BackboneInfo& info, const std::vector<size_t>& layer_indices,
+                             const WeightMap& weights) {
+  size_t deepest = 0;
+  for (size_t i : layer_indices) deepest = std::max(deepest, i);
+  const ArchSpec spec = arch_spec(info.name, deepest + 1);
+  BackboneNetwork network;
+  ConvNet& net = network.net;
+
+  // One convolution + its BatchNorm, folded, reading `input`.
+  auto conv = [&](const ConvSpec& c, int input, ConvNet::Activation activation, int residual = -1) {
+    auto get = [&](const std::string& n, std::vector<int64_t> shape) {
+      auto t = backbone_detail::require_tensor(weights, info.name, n, shape);
+      network.weights[n] = t;
+      return t;
+    };
+    auto w = get(c.conv + ".weight", {c.out, c.in, c.k, c.k});
+    auto gamma = get(c.bn + ".weight", {c.out});
+    auto beta = get(c.bn + ".bias", {c.out});
+    auto mean = get(c.bn + ".running_mean", {c.out});
+    auto var = get(c.bn + ".running_var", {c.out});
+    const auto folded = backbone_detail::fold_batchnorm(w, gamma, beta, mean, var, kBatchNormEps);
+    ConvNet::Conv op;
+    op.name = c.conv;
+    op.input = input;
+    op.weight = folded.weight;
+    op.bias = folded.bias;
+    op.stride = c.stride;
+    op.padding = c.padding;
+    op.residual = residual;
+    op.activation = activation;
+    return net.add_conv(std::move(op));
+  };
+  using Act = ConvNet::Activation;
+  int x = net.add_max_pool({"maxpool", conv(spec.stem, ConvNet::kInput, Act::relu), 3, 2, 1});
+  std::vector<int> stage_outputs;
+  for (const auto& stage : spec.stages) {
+    for (const auto& block : stage) {
+      // out = relu(convs(x) + shortcut), every convolution but the last followed by relu.
+      int y = x;
+      for (size_t i = 0; i + 1 < block.convs.size(); ++i) y = conv(block.convs[i], y, Act::relu);
+      const int shortcut = block.has_downsample ? conv(block.downsample, x, Act::none) : x;
+      x = conv(block.convs.back(), y, Act::relu, shortcut);
+    }
+    stage_outputs.push_back(x);
+  }
+  for (size_t i : layer_indices) network.outputs.push_back(stage_outputs[i]);
+  return network;
 }
 
 WeightMap random_resnet_weights(const std::string& name, uint64_t seed) {

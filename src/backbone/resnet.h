@@ -9,10 +9,10 @@
 
 namespace patchcore {
 
-// info.name is "resnet18", "resnet50" or "wide_resnet50_2".
-std::unique_ptr<Backbone> create_resnet(const BackboneInfo& info,
-                                        const std::vector<std::string>& layers,
-                                        const WeightMap& weights);
+// The network up to the deepest of `layer_indices` (indices into info.layers), reading and
+// checking the tensors it needs from `weights`. info.name: resnet18, resnet50 or wide_resnet50_2.
+BackboneNetwork build_resnet(const BackboneInfo& info, const std::vector<size_t>& layer_indices,
+                             const WeightMap& weights);
 
 // conv1..layer4 (no fc) with torchvision's initialisation and random BatchNorm statistics.
 WeightMap random_resnet_weights(const std::string& name, uint64_t seed);

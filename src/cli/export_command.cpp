@@ -30,7 +30,8 @@ Command add_export_command(CLI::App& app) {
               throw UserError("model folder " + dir.string() + " does not exist; pass OUTPUT/PATTERN of `patchcore train`");
             const std::string pattern = (dir.filename().empty() ? dir.parent_path() : dir).filename().string();
             const Checkpoint checkpoint = load_checkpoint(dir / ModelFolder::kCheckpoint);
-            export_model(checkpoint, read_norm_stats(dir / ModelFolder::kNormStats), dir, pattern,
+            const NormStats stats = read_norm_stats(dir / ModelFolder::kNormStats);
+            export_model(patch_model_of(checkpoint), checkpoint.roi, stats, dir, pattern,
                          export_formats_from_string(o->format), o->fp16);
             for (const char* ext : {".onnx", ".xml", ".bin"}) {
               const fs::path file = dir / (pattern + ext);

@@ -7,7 +7,10 @@
 #include <cmath>
 #include <sstream>
 #include <stdexcept>
+#include <variant>
 
+#include "head/embedding.h"
+#include "head/scorer.h"
 #include "io/error.h"
 #include "io/text.h"
 
@@ -229,22 +232,6 @@ class Builder {
   }
 };
 
-torch::Tensor weight(const WeightMap& w, const std::string& name) {
-  auto it = w.find(name);
-  if (it == w.end()) throw UserError("export: the weights lack the tensor '" + name + "'");
-  return it->second.to(torch::kFloat).contiguous();
-}
-
-// BatchNorm folded into an OIHW convolution, in float64 like the native backbones.
-std::pair<torch::Tensor, torch::Tensor> fold(const torch::Tensor& w_oihw, const torch::Tensor& gamma,
-                                             const torch::Tensor& beta, const torch::Tensor& mean,
-                                             const torch::Tensor& var, double eps) {
-  const auto scale = gamma.to(torch::kDouble) / (var.to(torch::kDouble) + eps).sqrt();
-  const auto w = (w_oihw.to(torch::kDouble) * scale.view({-1, 1, 1, 1})).to(torch::kFloat);
-  const auto b = (beta.to(torch::kDouble) - mean.to(torch::kDouble) * scale).to(torch::kFloat);
-  return {w.contiguous(), b.contiguous()};
-}
-
 int conv(Builder& b, int x, const std::string& name, const torch::Tensor& w, const torch::Tensor& bias,
          int64_t stride, std::vector<int64_t> pads, int64_t group = 1) {
   const int wv = b.constant(name + ".weight", w);
@@ -253,127 +240,55 @@ int conv(Builder& b, int x, const std::string& name, const torch::Tensor& w, con
               {{"strides", {stride, stride}}, {"pads", std::move(pads)}, {"group", {group}}});
 }
 
-// ---- ResNet (torchvision) ------------------------------------------------------------
-
-int resnet_conv_bn(Builder& b, int x, const WeightMap& w, const std::string& conv_name,
-                   const std::string& bn_name, int64_t stride, int64_t pad) {
-  const auto [fw, fb] = fold(weight(w, conv_name + ".weight"), weight(w, bn_name + ".weight"),
-                             weight(w, bn_name + ".bias"), weight(w, bn_name + ".running_mean"),
-                             weight(w, bn_name + ".running_var"), 1e-5);
-  return conv(b, x, conv_name, fw, fb, stride, {pad, pad, pad, pad});
+// Padding {top, left, bottom, right} of a layer reading `in` [B,C,H,W], as ConvNet pads it.
+std::vector<int64_t> pads_of(const Shape& in, int64_t kh, int64_t kw, int64_t stride, int64_t padding, bool tf_same) {
+  const auto y = ConvNet::output_span(in[2], kh, stride, padding, tf_same);
+  const auto x = ConvNet::output_span(in[3], kw, stride, padding, tf_same);
+  return {y.before, x.before, y.after, x.after};
 }
 
-std::vector<int> build_resnet(Builder& b, int x, const WeightMap& w,
-                              const std::vector<size_t>& layer_indices) {
-  size_t deepest = 0;
-  for (size_t i : layer_indices) deepest = std::max(deepest, i);
-  x = resnet_conv_bn(b, x, w, "conv1", "bn1", 2, 3);
-  x = b.op(GraphOp::kRelu, "relu", {x});
-  x = b.op(GraphOp::kMaxPool, "maxpool", {x},
-           {{"kernel", {3, 3}}, {"strides", {2, 2}}, {"pads", {1, 1, 1, 1}}});
-  const bool bottleneck = w.count("layer1.0.conv3.weight") > 0;
-  std::vector<int> stage_outputs;
-  for (size_t s = 0; s <= deepest; ++s) {
-    const std::string stage = "layer" + std::to_string(s + 1);
-    for (int blk = 0;; ++blk) {
-      const std::string p = stage + "." + std::to_string(blk) + ".";
-      if (!w.count(p + "conv1.weight")) {
-        if (blk == 0) throw UserError("export: the weights lack '" + p + "conv1.weight'");
-        break;
+// The backbone's network, layer by layer as ConvNet runs it (weights folded, the residual
+// add and the activation after the convolution). Returns the values of its requested layers.
+std::vector<int> lower_backbone(Builder& b, int input, const Backbone& backbone) {
+  std::vector<int> values = {input};  // graph value of each network value
+  for (const auto& layer : backbone.network().layers()) {
+    if (const auto* c = std::get_if<ConvNet::Conv>(&layer)) {
+      const int x = values.at(c->input);
+      const auto pads = pads_of(b.shape(x), c->weight.size(2), c->weight.size(3), c->stride, c->padding,
+                                c->tf_same_padding);
+      int y = conv(b, x, c->name, c->weight, c->bias, c->stride, pads, c->groups);
+      if (c->residual >= 0) y = b.op(GraphOp::kAdd, c->name + ".add", {y, values.at(c->residual)});
+      switch (c->activation) {
+        case ConvNet::Activation::none: break;
+        case ConvNet::Activation::relu: y = b.op(GraphOp::kRelu, c->name + ".relu", {y}); break;
+        case ConvNet::Activation::relu6:
+          y = b.op(GraphOp::kClip, c->name + ".relu6", {y}, {}, {{"min", 0.0}, {"max", 6.0}});
+          break;
       }
-      const int64_t stride = (s > 0 && blk == 0) ? 2 : 1;
-      int identity = x;
-      int y;
-      if (bottleneck) {
-        y = resnet_conv_bn(b, x, w, p + "conv1", p + "bn1", 1, 0);
-        y = b.op(GraphOp::kRelu, p + "relu1", {y});
-        y = resnet_conv_bn(b, y, w, p + "conv2", p + "bn2", stride, 1);
-        y = b.op(GraphOp::kRelu, p + "relu2", {y});
-        y = resnet_conv_bn(b, y, w, p + "conv3", p + "bn3", 1, 0);
-      } else {
-        y = resnet_conv_bn(b, x, w, p + "conv1", p + "bn1", stride, 1);
-        y = b.op(GraphOp::kRelu, p + "relu1", {y});
-        y = resnet_conv_bn(b, y, w, p + "conv2", p + "bn2", 1, 1);
-      }
-      if (w.count(p + "downsample.0.weight"))
-        identity = resnet_conv_bn(b, x, w, p + "downsample.0", p + "downsample.1", stride, 0);
-      y = b.op(GraphOp::kAdd, p + "add", {y, identity});
-      x = b.op(GraphOp::kRelu, p + "relu", {y});
+      values.push_back(y);
+    } else {
+      const auto& p = std::get<ConvNet::MaxPool>(layer);
+      const int x = values.at(p.input);
+      values.push_back(b.op(GraphOp::kMaxPool, p.name, {x},
+                            {{"kernel", {p.kernel, p.kernel}},
+                             {"strides", {p.stride, p.stride}},
+                             {"pads", pads_of(b.shape(x), p.kernel, p.kernel, p.stride, p.padding, false)}}));
     }
-    stage_outputs.push_back(x);
   }
   std::vector<int> out;
-  for (size_t i : layer_indices) out.push_back(stage_outputs.at(i));
+  for (int v : backbone.outputs()) out.push_back(values.at(v));
   return out;
 }
 
-// ---- MobileNet v1 (Keras, TensorFlow "same" padding, relu6) --------------------------
-
-std::pair<int64_t, int64_t> same_padding(int64_t in, int64_t k, int64_t s) {
-  const int64_t out = (in + s - 1) / s;
-  const int64_t total = std::max<int64_t>((out - 1) * s + k - in, 0);
-  return {total / 2, total - total / 2};
-}
-
-int mobilenet_op(Builder& b, int x, const WeightMap& w, const std::string& layer,
-                 const std::string& kernel_name, bool depthwise, int64_t stride) {
-  const auto kernel = weight(w, layer + "/" + kernel_name);  // Keras [kh, kw, in, out|1]
-  const auto oihw = depthwise ? kernel.permute({2, 3, 0, 1}) : kernel.permute({3, 2, 0, 1});
-  const std::string bn = layer + "_bn/";
-  const auto [fw, fb] = fold(oihw.contiguous(), weight(w, bn + "gamma"), weight(w, bn + "beta"),
-                             weight(w, bn + "moving_mean"), weight(w, bn + "moving_variance"), 1e-3);
-  const int64_t k = kernel.size(0);
-  const auto [top, bottom] = same_padding(b.shape(x)[2], k, stride);
-  const auto [left, right] = same_padding(b.shape(x)[3], kernel.size(1), stride);
-  const int y = conv(b, x, layer, fw, fb, stride, {top, left, bottom, right},
-                     depthwise ? kernel.size(2) : 1);
-  return b.op(GraphOp::kClip, layer + "_relu", {y}, {}, {{"min", 0.0}, {"max", 6.0}});
-}
-
-std::vector<int> build_mobilenet(Builder& b, int x, const WeightMap& w,
-                                 const std::vector<size_t>& layer_indices) {
-  static constexpr int64_t kDwStrides[13] = {1, 2, 1, 2, 1, 2, 1, 1, 1, 1, 1, 2, 1};
-  size_t deepest = 0;
-  for (size_t i : layer_indices) deepest = std::max(deepest, i);
-  // Layer index i (BackboneInfo::layers order): 0 conv1_relu, 2n-1 conv_dw_n_relu, 2n conv_pw_n_relu.
-  std::vector<int> outs;
-  x = mobilenet_op(b, x, w, "conv1", "kernel", false, 2);
-  outs.push_back(x);
-  for (int n = 1; 2 * n - 1 <= static_cast<int>(deepest); ++n) {
-    const std::string s = std::to_string(n);
-    x = mobilenet_op(b, x, w, "conv_dw_" + s, "depthwise_kernel", true, kDwStrides[n - 1]);
-    outs.push_back(x);
-    if (2 * n > static_cast<int>(deepest)) break;
-    x = mobilenet_op(b, x, w, "conv_pw_" + s, "kernel", false, 1);
-    outs.push_back(x);
-  }
-  std::vector<int> out;
-  for (size_t i : layer_indices) out.push_back(outs.at(i));
-  return out;
-}
-
-}  // namespace
-
-ExportGraph build_export_graph(const ExportSource& source) {
-  const BackboneInfo& info = backbone_info(source.backbone);  // UserError when unknown
-  // Validate names and shapes of the weights exactly as the native backbone does.
-  std::vector<std::string> layers = source.layers;
-  const auto native = create_backbone(source.backbone, layers, source.weights);
-  layers = native->layers();
-  std::vector<size_t> layer_indices;
-  for (const auto& layer : layers)
-    layer_indices.push_back(std::find(info.layers.begin(), info.layers.end(), layer) -
-                            info.layers.begin());
-
-  const int64_t H = source.height, W = source.width;
-  constexpr int64_t kRadius = 16;  // Gaussian blur: sigma 4, kernel 33
-  if (H <= kRadius || W <= kRadius)
-    throw UserError("export: the image size must exceed " + std::to_string(kRadius) +
+void check_source(const ExportSource& source) {
+  if (!source.backbone) throw std::logic_error("export: no backbone given");
+  const int64_t H = source.preprocessing.height, W = source.preprocessing.width;
+  if (H <= kBlurRadius || W <= kBlurRadius)
+    throw UserError("export: the image size must exceed " + std::to_string(kBlurRadius) +
                     " pixels per side (Gaussian blur with reflect border)");
-  const auto& bank_in = source.memory_bank;
-  if (!bank_in.defined() || bank_in.dim() != 2 || bank_in.size(0) == 0)
+  const auto& bank = source.memory_bank;
+  if (!bank.defined() || bank.dim() != 2 || bank.size(0) == 0)
     throw UserError("export: the memory bank must be a non-empty [M, C] tensor");
-  const auto bank = bank_in.to(torch::kFloat).contiguous();
   if (source.num_neighbors < 1) throw UserError("export: num_neighbors must be >= 1");
   const int64_t support_k = std::min<int64_t>(source.num_neighbors, bank.size(0));
   const auto& support = source.support;
@@ -382,20 +297,19 @@ ExportGraph build_export_graph(const ExportSource& source) {
        support.scalar_type() != torch::kLong))
     throw UserError("export: the support table must be int64 [" + std::to_string(bank.size(0)) + ", >= " +
                     std::to_string(support_k) + "], as the checkpoint stores it; retrain the model");
+}
 
-  Builder b;
-  const int x = b.input("input", {-1, 3, H, W});
-  const auto maps = backbone_info(source.backbone).family == BackboneFamily::kMobileNetV1
-                        ? build_mobilenet(b, x, native->weights(), layer_indices)
-                        : build_resnet(b, x, native->weights(), layer_indices);
-
-  // Locally aware patch features: avg-pool 3x3/1/1, bilinear to the first map, concat.
+// The patch embedding [B,C,h,w] of the layer maps (head/embedding.h: build_embedding).
+int lower_embedding(Builder& b, const std::vector<int>& maps, const std::vector<std::string>& layers) {
+  using P = FeaturePooling;
   std::vector<int> parts;
   int64_t h = 0, w = 0;
   for (size_t i = 0; i < maps.size(); ++i) {
     int p = b.op(GraphOp::kAvgPool, "feature_pool." + layers[i], {maps[i]},
-                 {{"kernel", {3, 3}}, {"strides", {1, 1}}, {"pads", {1, 1, 1, 1}},
-                  {"count_include_pad", {1}}});
+                 {{"kernel", {P::kKernel, P::kKernel}},
+                  {"strides", {P::kStride, P::kStride}},
+                  {"pads", {P::kPadding, P::kPadding, P::kPadding, P::kPadding}},
+                  {"count_include_pad", {P::kCountIncludePad}}});
     if (i == 0) {
       h = b.shape(p)[2];
       w = b.shape(p)[3];
@@ -404,17 +318,20 @@ ExportGraph build_export_graph(const ExportSource& source) {
     }
     parts.push_back(p);
   }
-  int emb = parts.size() == 1 ? parts[0] : b.op(GraphOp::kConcat, "embedding", parts, {{"axis", {1}}});
-  const int64_t C = b.shape(emb)[1];
-  if (bank.size(1) != C)
-    throw UserError("export: the memory bank has " + std::to_string(bank.size(1)) +
-                    " channels but " + source.backbone + " " + join(layers, "+") + " gives " +
-                    std::to_string(C));
-  const int64_t P = h * w, M = bank.size(0);
+  return parts.size() == 1 ? parts[0] : b.op(GraphOp::kConcat, "embedding", parts, {{"axis", {1}}});
+}
 
-  // Patches [B, P, C] and squared Euclidean distances to the bank, as anomalib:
-  // |x|^2 - 2 x.y + |y|^2, clamped at 0.
-  int patches = b.op(GraphOp::kTranspose, "patches_nhwc", {emb}, {{"perm", {0, 2, 3, 1}}});
+struct NearestRows {
+  int dist_sq;        // [B,P,M] squared distances of every patch to every bank row
+  int nearest_index;  // [B,P] int64
+  int patch_scores;   // [B,P] Euclidean distance to the nearest row
+};
+
+// Squared Euclidean distances as anomalib (and head/scorer.h) computes them:
+// |x|^2 - 2 x.y + |y|^2, clamped at 0; then the nearest bank row of each patch.
+NearestRows lower_nearest(Builder& b, int embedding, const torch::Tensor& bank) {
+  const int64_t C = b.shape(embedding)[1], P = b.shape(embedding)[2] * b.shape(embedding)[3];
+  int patches = b.op(GraphOp::kTranspose, "patches_nhwc", {embedding}, {{"perm", {0, 2, 3, 1}}});
   patches = b.op(GraphOp::kReshape, "patches", {patches}, {{"shape", {0, P, C}}});
   const int x2 = b.op(GraphOp::kMul, "patches_sq", {patches, patches});
   const int x_norm = b.op(GraphOp::kReduceSum, "patches_norm", {x2}, {{"axes", {2}}, {"keepdims", {1}}});
@@ -426,63 +343,93 @@ ExportGraph build_export_graph(const ExportSource& source) {
   int d2 = b.op(GraphOp::kSub, "dist_sq_a", {x_norm, xy2});
   d2 = b.op(GraphOp::kAdd, "dist_sq_b", {d2, y_norm});
   d2 = b.op(GraphOp::kRelu, "dist_sq", {d2});  // clamp_min(0)
-
-  // Nearest bank row per patch.
   const auto nn = b.ops(GraphOp::kTopK, "nearest", {d2}, {{"k", {1}}, {"axis", {2}}, {"largest", {0}}});
   const int nn_d2 = b.op(GraphOp::kReshape, "nearest_dist_sq", {nn[0]}, {{"shape", {0, P}}});
   const int nn_idx = b.op(GraphOp::kReshape, "nearest_index", {nn[1]}, {{"shape", {0, P}}});
-  const int scores = b.op(GraphOp::kSqrt, "patch_scores", {nn_d2});  // [B, P]
+  return {d2, nn_idx, b.op(GraphOp::kSqrt, "patch_scores", {nn_d2})};
+}
 
-  // Anomaly map: nearest upsampling (index tables computed with torch's own nearest
-  // rule, so they are exact) then Gaussian blur sigma 4, kernel 33, reflect border.
-  const int grid = b.op(GraphOp::kReshape, "patch_grid", {scores}, {{"shape", {0, 1, h, w}}});
-  auto nearest_rows = [](int64_t in, int64_t out) {
-    const auto src = at::arange(in, torch::kFloat).view({1, 1, in, 1});
-    return at::upsample_nearest2d(src, {out, 1}).reshape({out}).to(torch::kLong);
+torch::Tensor as_index_tensor(const std::vector<int64_t>& v) {
+  return torch::tensor(v, torch::kLong);
+}
+
+// The anomaly map (head/scorer.h: anomaly_maps): nearest upsampling of the patch-score grid
+// by index tables from the same rule, then the separable Gaussian blur, reflect border.
+int lower_anomaly_map(Builder& b, int patch_scores, int64_t h, int64_t w, int64_t H, int64_t W) {
+  const int grid = b.op(GraphOp::kReshape, "patch_grid", {patch_scores}, {{"shape", {0, 1, h, w}}});
+  int map = b.op(GraphOp::kGather, "upsample_rows",
+                 {grid, b.constant("upsample_row_index", as_index_tensor(nearest_sources(h, H)))}, {{"axis", {2}}});
+  map = b.op(GraphOp::kGather, "upsample_cols",
+             {map, b.constant("upsample_col_index", as_index_tensor(nearest_sources(w, W)))}, {{"axis", {3}}});
+  const int64_t r = kBlurRadius;
+  map = b.op(GraphOp::kPadReflect, "blur_pad", {map}, {{"pads", {0, 0, r, r, 0, 0, r, r}}});
+  const auto& taps = gaussian_taps();
+  const auto kernel = torch::tensor(std::vector<float>(taps.begin(), taps.end()), torch::kFloat);
+  map = conv(b, map, "blur_v", kernel.view({1, 1, kBlurTaps, 1}).contiguous(), torch::zeros({1}), 1, {0, 0, 0, 0});
+  return conv(b, map, "blur_h", kernel.view({1, 1, 1, kBlurTaps}).contiguous(), torch::zeros({1}), 1, {0, 0, 0, 0});
+}
+
+// The image score (head/scorer.h: image_scores): the worst patch's score, re-weighted by
+// 1 - softmax(its distances to the support rows of its nearest bank row)[0].
+int lower_image_score(Builder& b, const NearestRows& nearest, const torch::Tensor& support_table,
+                      int64_t num_neighbors, int64_t bank_rows) {
+  const auto worst =
+      b.ops(GraphOp::kTopK, "worst_patch", {nearest.patch_scores}, {{"k", {1}}, {"axis", {1}}, {"largest", {1}}});
+  if (num_neighbors == 1) return worst[0];  // [B, 1]
+  const int64_t k = std::min<int64_t>(num_neighbors, bank_rows);
+  const int table = b.constant("support_table", support_table.narrow(1, 0, k).contiguous());  // [M,k]
+  const int nn_of_worst =
+      b.op(GraphOp::kGatherND, "worst_nearest", {nearest.nearest_index, worst[1]}, {{"batch_dims", {1}}});  // [B]
+  const int support = b.op(GraphOp::kGather, "support", {table, nn_of_worst}, {{"axis", {0}}});  // [B,k]
+  const int row = b.op(GraphOp::kGatherND, "worst_dist_sq", {nearest.dist_sq, worst[1]}, {{"batch_dims", {1}}});
+  int sd = b.op(GraphOp::kGatherElements, "support_dist_sq", {row, support}, {{"axis", {1}}});  // [B,k]
+  sd = b.op(GraphOp::kSqrt, "support_dist", {sd});
+  const int sm = b.op(GraphOp::kSoftmax, "support_softmax", {sd}, {{"axis", {1}}});
+  const int first =
+      b.op(GraphOp::kGather, "support_softmax_first", {sm, b.longs("index_zero", {0}, {1})}, {{"axis", {1}}});
+  const int weight = b.op(GraphOp::kSub, "score_weight", {b.floats("one", {1.f}, {1}), first});
+  return b.op(GraphOp::kMul, "score", {weight, worst[0]});
+}
+
+std::map<std::string, std::string> model_metadata(const ExportSource& source) {
+  const auto& p = source.preprocessing;
+  std::map<std::string, std::string> meta = {
+      {"patchcore.backbone", source.backbone->info().name},
+      {"patchcore.layers", join(source.backbone->layers(), ",")},
+      {"patchcore.image_size", std::to_string(p.height) + "," + std::to_string(p.width)},
+      {"patchcore.input_scaling", to_string(p.scaling)},
+      {"patchcore.input_layout", "NCHW RGB float32"},
+      {"patchcore.num_neighbors", std::to_string(source.num_neighbors)},
+      {"patchcore.memory_bank",
+       std::to_string(source.memory_bank.size(0)) + "x" + std::to_string(source.memory_bank.size(1))},
   };
-  int map = b.op(GraphOp::kGather, "upsample_rows", {grid, b.constant("upsample_row_index", nearest_rows(h, H))},
-                 {{"axis", {2}}});
-  map = b.op(GraphOp::kGather, "upsample_cols", {map, b.constant("upsample_col_index", nearest_rows(w, W))},
-             {{"axis", {3}}});
-  map = b.op(GraphOp::kPadReflect, "blur_pad", {map},
-             {{"pads", {0, 0, kRadius, kRadius, 0, 0, kRadius, kRadius}}});
-  auto kernel = at::arange(-kRadius, kRadius + 1, torch::kDouble);
-  kernel = at::exp(-(kernel * kernel) / (2 * 4.0 * 4.0));
-  kernel = (kernel / kernel.sum()).to(torch::kFloat);
-  const int64_t K = 2 * kRadius + 1;
-  map = conv(b, map, "blur_v", kernel.view({1, 1, K, 1}).contiguous(), torch::zeros({1}), 1, {0, 0, 0, 0});
-  map = conv(b, map, "blur_h", kernel.view({1, 1, 1, K}).contiguous(), torch::zeros({1}), 1, {0, 0, 0, 0});
-
-  // Image score: anomalib's re-weighting of the worst patch's score.
-  const auto worst = b.ops(GraphOp::kTopK, "worst_patch", {scores}, {{"k", {1}}, {"axis", {1}}, {"largest", {1}}});
-  int pred = worst[0];  // [B, 1]
-  if (source.num_neighbors > 1) {
-    const int table = b.constant("support_table", support.narrow(1, 0, support_k).contiguous());  // [M,k]
-    const int nn_of_worst = b.op(GraphOp::kGatherND, "worst_nearest", {nn_idx, worst[1]}, {{"batch_dims", {1}}});  // [B]
-    const int support = b.op(GraphOp::kGather, "support", {table, nn_of_worst}, {{"axis", {0}}});  // [B,k]
-    const int row = b.op(GraphOp::kGatherND, "worst_dist_sq", {d2, worst[1]}, {{"batch_dims", {1}}});  // [B,M]
-    int sd = b.op(GraphOp::kGatherElements, "support_dist_sq", {row, support}, {{"axis", {1}}});  // [B,k]
-    sd = b.op(GraphOp::kSqrt, "support_dist", {sd});
-    const int sm = b.op(GraphOp::kSoftmax, "support_softmax", {sd}, {{"axis", {1}}});
-    const int first = b.op(GraphOp::kGather, "support_softmax_first", {sm, b.longs("index_zero", {0}, {1})},
-                           {{"axis", {1}}});  // [B,1]
-    const int weight_v = b.op(GraphOp::kSub, "score_weight", {b.floats("one", {1.f}, {1}), first});
-    pred = b.op(GraphOp::kMul, "score", {weight_v, pred});
-  }
-  b.rename(map, "anomaly_map");
-  b.rename(pred, "pred_score");
-  b.graph.outputs = {map, pred};
-
-  auto& meta = b.graph.metadata;
-  meta["patchcore.backbone"] = source.backbone;
-  meta["patchcore.layers"] = join(layers, ",");
-  meta["patchcore.image_size"] = std::to_string(H) + "," + std::to_string(W);
-  meta["patchcore.input_scaling"] =
-      source.scaling == InputScaling::kImageNet ? "imagenet" : "symmetric";
-  meta["patchcore.input_layout"] = "NCHW RGB float32";
-  meta["patchcore.num_neighbors"] = std::to_string(source.num_neighbors);
-  meta["patchcore.memory_bank"] = std::to_string(M) + "x" + std::to_string(C);
   for (const auto& [key, value] : source.metadata) meta[key] = value;  // e.g. the ROI (patchcore.roi_*)
+  return meta;
+}
+
+}  // namespace
+
+ExportGraph build_export_graph(const ExportSource& source) {
+  check_source(source);
+  const Backbone& backbone = *source.backbone;
+  const auto bank = source.memory_bank.to(torch::kFloat).contiguous();
+  const int64_t H = source.preprocessing.height, W = source.preprocessing.width;
+
+  Builder b;
+  const int input = b.input("input", {-1, 3, H, W});
+  const int embedding = lower_embedding(b, lower_backbone(b, input, backbone), backbone.layers());
+  if (bank.size(1) != b.shape(embedding)[1])
+    throw UserError("export: the memory bank has " + std::to_string(bank.size(1)) + " channels but " +
+                    backbone.info().name + " " + join(backbone.layers(), "+") + " gives " +
+                    std::to_string(b.shape(embedding)[1]));
+  const int64_t h = b.shape(embedding)[2], w = b.shape(embedding)[3];
+  const NearestRows nearest = lower_nearest(b, embedding, bank);
+  const int map = lower_anomaly_map(b, nearest.patch_scores, h, w, H, W);
+  const int score = lower_image_score(b, nearest, source.support, source.num_neighbors, bank.size(0));
+  b.rename(map, "anomaly_map");
+  b.rename(score, "pred_score");
+  b.graph.outputs = {map, score};
+  b.graph.metadata = model_metadata(source);
   return std::move(b.graph);
 }
 

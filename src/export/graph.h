@@ -1,11 +1,11 @@
 #pragma once
 // The exported model as ONE framework-neutral graph description.
 //
-// build_export_graph() turns a trained model (backbone weights + memory bank) into a
-// small list of operations with constants. Both writers (ONNX, OpenVINO IR) lower this
-// same description op by op, and evaluate_export_graph() runs it in LibTorch; the tests
-// compare that evaluation with the native pipeline, so the formats cannot drift apart
-// from each other or from `patchcore predict`.
+// build_export_graph() lowers a trained model into a small list of operations with
+// constants: the backbone's own layer list (backbone/conv_net.h, weights folded as they
+// run natively) and the head's parameters (head/embedding.h, head/scorer.h) are read, not
+// restated. Both writers (ONNX, OpenVINO IR) lower this same description op by op; the
+// tests run it in LibTorch and in ONNX Runtime against the native pipeline.
 //
 // Graph contract: input "input" f32 [B,3,H,W] (B dynamic, already normalised as at
 // training time); outputs "anomaly_map" f32 [B,1,H,W] then "pred_score" f32 [B,1].
@@ -21,21 +21,19 @@
 
 namespace patchcore {
 
-// Everything needed to export a trained model.
+// What the export reads: a view of the model that native prediction runs
+// (pipeline/model_export.h makes one from a PatchModel), not a copy of it.
 struct ExportSource {
-  std::string backbone;              // "resnet18", "wide_resnet50_2", "mobilenet_v1_0.75", ...
-  std::vector<std::string> layers;   // feature layers, as trained (e.g. layer2, layer3)
-  WeightMap weights;                 // original (unfolded) weights, as Backbone::weights()
-  torch::Tensor memory_bank;         // [M, C] float32
-  int64_t height = 224;              // trained image size
-  int64_t width = 224;
-  int64_t num_neighbors = 9;
-  // The support table of the image-score re-weighting (head/scorer.h: support_table,
-  // stored in the checkpoint): int64 [M, >= min(num_neighbors, M)]; needed when num_neighbors > 1.
+  const Backbone* backbone = nullptr;  // lowered layer by layer as it runs natively
+  torch::Tensor memory_bank;           // [M, C] float32
+  // The support table of the image-score re-weighting (head/scorer.h: support_table):
+  // int64 [M, >= min(num_neighbors, M)]; needed when num_neighbors > 1.
   torch::Tensor support;
-  InputScaling scaling = InputScaling::kImageNet;  // recorded as model metadata only
+  int64_t num_neighbors = 9;
+  Preprocessing preprocessing;         // the trained image size; scaling recorded as metadata
   // Further metadata entries written into both formats (ONNX metadata_props, IR rt_info):
-  // the ROI settings and template (patchcore.roi_*, see include/patchcore/roi.h).
+  // the ROI settings and template (patchcore.roi_*, see include/patchcore/roi.h), Model API's
+  // model_info.
   std::map<std::string, std::string> metadata;
 };
 
@@ -100,8 +98,9 @@ struct ExportGraph {
   int64_t constant_bytes() const;        // f32 + int64 constant payload
 };
 
-// Builds the description. Throws UserError for unknown backbones/layers, missing or
-// mis-shaped weights, an image too small for the blur, or an empty/mismatched bank.
+// Builds the description. Throws UserError for an image too small for the blur, an
+// empty bank or one of other channels than the backbone's embedding, or a support table
+// that does not fit the bank.
 ExportGraph build_export_graph(const ExportSource& source);
 
 }  // namespace patchcore

@@ -3,6 +3,7 @@
 
 #include <onnx/onnx_pb.h>
 
+#include <map>
 #include <stdexcept>
 #include <string>
 
@@ -166,10 +167,40 @@ class OnnxLowering {
     a->set_s(v);
   }
 
+  // Ops that become one ONNX node with the same inputs, their integer attributes copied.
+  struct DirectOp {
+    const char* type;
+    std::vector<const char*> scalar_attrs;  // ints attributes of one value -> INT
+    std::vector<const char*> list_attrs;    // -> INTS
+  };
+  static const std::map<GraphOp, DirectOp>& direct_ops() {
+    static const std::map<GraphOp, DirectOp> table = {
+        {GraphOp::kRelu, {"Relu", {}, {}}},
+        {GraphOp::kAdd, {"Add", {}, {}}},
+        {GraphOp::kSub, {"Sub", {}, {}}},
+        {GraphOp::kMul, {"Mul", {}, {}}},
+        {GraphOp::kSqrt, {"Sqrt", {}, {}}},
+        {GraphOp::kMatMul, {"MatMul", {}, {}}},
+        {GraphOp::kConcat, {"Concat", {"axis"}, {}}},
+        {GraphOp::kTranspose, {"Transpose", {}, {"perm"}}},
+        {GraphOp::kGather, {"Gather", {"axis"}, {}}},
+        {GraphOp::kGatherND, {"GatherND", {"batch_dims"}, {}}},
+        {GraphOp::kGatherElements, {"GatherElements", {"axis"}, {}}},
+        {GraphOp::kSoftmax, {"Softmax", {"axis"}, {}}},
+    };
+    return table;
+  }
+
   void lower(const GraphNode& n) {
     std::vector<std::string> in, out;
     for (int id : n.inputs) in.push_back(name(id));
     for (int id : n.outputs) out.push_back(name(id));
+    if (const auto direct = direct_ops().find(n.op); direct != direct_ops().end()) {
+      auto* p = node(direct->second.type, n.name, in, out);
+      for (const char* key : direct->second.scalar_attrs) attr_int(p, key, n.int_at(key));
+      for (const char* key : direct->second.list_attrs) attr_ints(p, key, n.ints_at(key));
+      return;
+    }
     switch (n.op) {
       case GraphOp::kConv: {
         auto* p = node("Conv", n.name, in, out);
@@ -181,7 +212,6 @@ class OnnxLowering {
         attr_int(p, "group", n.int_at("group"));
         return;
       }
-      case GraphOp::kRelu: node("Relu", n.name, in, out); return;
       case GraphOp::kClip: {
         const auto lo = helper_float_scalar(n.name + "/min", static_cast<float>(n.float_at("min")));
         const auto hi = helper_float_scalar(n.name + "/max", static_cast<float>(n.float_at("max")));
@@ -202,11 +232,6 @@ class OnnxLowering {
         attr_string(p, "mode", "reflect");
         return;
       }
-      case GraphOp::kAdd: node("Add", n.name, in, out); return;
-      case GraphOp::kSub: node("Sub", n.name, in, out); return;
-      case GraphOp::kMul: node("Mul", n.name, in, out); return;
-      case GraphOp::kSqrt: node("Sqrt", n.name, in, out); return;
-      case GraphOp::kMatMul: node("MatMul", n.name, in, out); return;
       case GraphOp::kResizeBilinear: {
         // Opset 17's Resize takes full output sizes: [N, C] of the input + static [h, w].
         const std::string nc = n.name + "/batch_channels";
@@ -222,8 +247,6 @@ class OnnxLowering {
         attr_string(p, "coordinate_transformation_mode", "half_pixel");
         return;
       }
-      case GraphOp::kConcat: attr_int(node("Concat", n.name, in, out), "axis", n.int_at("axis")); return;
-      case GraphOp::kTranspose: attr_ints(node("Transpose", n.name, in, out), "perm", n.ints_at("perm")); return;
       case GraphOp::kReshape:
         node("Reshape", n.name, {in[0], helper_longs(n.name + "/shape", n.ints_at("shape"))}, out);
         return;
@@ -239,14 +262,8 @@ class OnnxLowering {
         attr_int(p, "sorted", 1);
         return;
       }
-      case GraphOp::kGather: attr_int(node("Gather", n.name, in, out), "axis", n.int_at("axis")); return;
-      case GraphOp::kGatherND:
-        attr_int(node("GatherND", n.name, in, out), "batch_dims", n.int_at("batch_dims"));
-        return;
-      case GraphOp::kGatherElements:
-        attr_int(node("GatherElements", n.name, in, out), "axis", n.int_at("axis"));
-        return;
-      case GraphOp::kSoftmax: attr_int(node("Softmax", n.name, in, out), "axis", n.int_at("axis")); return;
+      default:
+        break;
     }
     throw std::logic_error("ONNX writer: unknown op");
   }
@@ -272,12 +289,6 @@ void write_onnx(const ExportGraph& graph, const std::filesystem::path& path,
   } catch (const std::exception& e) {
     throw UserError("cannot write the ONNX model " + path.string() + ": " + e.what());
   }
-}
-
-void write_onnx(const ExportSource& source, const std::filesystem::path& path, bool fp16) {
-  OnnxWriteOptions options;
-  options.fp16 = fp16;
-  write_onnx(build_export_graph(source), path, options);
 }
 
 }  // namespace patchcore

@@ -25,7 +25,4 @@ struct OnnxWriteOptions {
 void write_onnx(const ExportGraph& graph, const std::filesystem::path& path,
                 const OnnxWriteOptions& options = {});
 
-// Builds the graph from `source` and writes it.
-void write_onnx(const ExportSource& source, const std::filesystem::path& path, bool fp16 = false);
-
 }  // namespace patchcore

@@ -3,6 +3,7 @@
 
 #include <pugixml.hpp>
 
+#include <map>
 #include <sstream>
 #include <stdexcept>
 
@@ -240,7 +241,37 @@ class IrLowering {
 
   static Attrs numpy() { return {{"auto_broadcast", "numpy"}}; }
 
+  // Ops that become one IR layer with the same inputs: fixed attributes, plus integer
+  // attributes copied under the same name.
+  struct DirectOp {
+    const char* type;
+    const char* version;
+    Attrs fixed;
+    std::vector<const char*> copied;
+  };
+  static const std::map<GraphOp, DirectOp>& direct_ops() {
+    static const std::map<GraphOp, DirectOp> table = {
+        {GraphOp::kRelu, {"ReLU", "opset1", {}, {}}},
+        {GraphOp::kAdd, {"Add", "opset1", numpy(), {}}},
+        {GraphOp::kSub, {"Subtract", "opset1", numpy(), {}}},
+        {GraphOp::kMul, {"Multiply", "opset1", numpy(), {}}},
+        {GraphOp::kSqrt, {"Sqrt", "opset1", {}, {}}},
+        {GraphOp::kMatMul, {"MatMul", "opset1", {{"transpose_a", "false"}, {"transpose_b", "false"}}, {}}},
+        {GraphOp::kConcat, {"Concat", "opset1", {}, {"axis"}}},
+        {GraphOp::kGatherND, {"GatherND", "opset8", {}, {"batch_dims"}}},
+        {GraphOp::kGatherElements, {"GatherElements", "opset6", {}, {"axis"}}},
+        {GraphOp::kSoftmax, {"SoftMax", "opset8", {}, {"axis"}}},
+    };
+    return table;
+  }
+
   void lower(const GraphNode& n) {
+    if (const auto direct = direct_ops().find(n.op); direct != direct_ops().end()) {
+      Attrs attrs = direct->second.fixed;
+      for (const char* key : direct->second.copied) attrs.emplace_back(key, std::to_string(n.int_at(key)));
+      simple(n, direct->second.type, direct->second.version, std::move(attrs));
+      return;
+    }
     switch (n.op) {
       case GraphOp::kConv: {
         const auto& s = n.ints_at("strides");
@@ -268,7 +299,6 @@ class IrLowering {
         value_port_[n.outputs[0]] = out(add);
         return;
       }
-      case GraphOp::kRelu: simple(n, "ReLU", "opset1", {}); return;
       case GraphOp::kClip:
         simple(n, "Clamp", "opset1", {{"min", format_float(n.float_at("min"))}, {"max", format_float(n.float_at("max"))}});
         return;
@@ -296,13 +326,6 @@ class IrLowering {
                {longs(n.name + "/pads_begin", begin), longs(n.name + "/pads_end", end)});
         return;
       }
-      case GraphOp::kAdd: simple(n, "Add", "opset1", numpy()); return;
-      case GraphOp::kSub: simple(n, "Subtract", "opset1", numpy()); return;
-      case GraphOp::kMul: simple(n, "Multiply", "opset1", numpy()); return;
-      case GraphOp::kSqrt: simple(n, "Sqrt", "opset1", {}); return;
-      case GraphOp::kMatMul:
-        simple(n, "MatMul", "opset1", {{"transpose_a", "false"}, {"transpose_b", "false"}});
-        return;
       case GraphOp::kResizeBilinear:
         simple(n, "Interpolate", "opset11",
                {{"mode", "linear_onnx"},
@@ -315,7 +338,6 @@ class IrLowering {
                 {"cube_coeff", "-0.75"}},
                {longs(n.name + "/sizes", n.ints_at("sizes")), longs(n.name + "/axes", {2, 3})});
         return;
-      case GraphOp::kConcat: simple(n, "Concat", "opset1", {{"axis", std::to_string(n.int_at("axis"))}}); return;
       case GraphOp::kTranspose:
         simple(n, "Transpose", "opset1", {}, {longs(n.name + "/order", n.ints_at("perm"))});
         return;
@@ -339,13 +361,8 @@ class IrLowering {
         simple(n, "Gather", "opset8", {{"batch_dims", "0"}},
                {longs(n.name + "/axis", {n.int_at("axis")}, /*scalar=*/true)});
         return;
-      case GraphOp::kGatherND:
-        simple(n, "GatherND", "opset8", {{"batch_dims", std::to_string(n.int_at("batch_dims"))}});
-        return;
-      case GraphOp::kGatherElements:
-        simple(n, "GatherElements", "opset6", {{"axis", std::to_string(n.int_at("axis"))}});
-        return;
-      case GraphOp::kSoftmax: simple(n, "SoftMax", "opset8", {{"axis", std::to_string(n.int_at("axis"))}}); return;
+      default:
+        break;
     }
     throw std::logic_error("IR writer: unknown op");
   }
@@ -373,13 +390,6 @@ void write_openvino_ir(const ExportGraph& graph, const std::filesystem::path& xm
   } catch (const std::exception& e) {
     throw UserError("cannot write the OpenVINO IR " + xml_path.string() + ": " + e.what());
   }
-}
-
-void write_openvino_ir(const ExportSource& source, const std::filesystem::path& xml_path,
-                       const std::filesystem::path& bin_path, bool fp16) {
-  IrWriteOptions options;
-  options.fp16 = fp16;
-  write_openvino_ir(build_export_graph(source), xml_path, bin_path, options);
 }
 
 }  // namespace patchcore

@@ -25,10 +25,6 @@ struct IrWriteOptions {
 void write_openvino_ir(const ExportGraph& graph, const std::filesystem::path& xml_path,
                        const std::filesystem::path& bin_path, const IrWriteOptions& options = {});
 
-// Builds the graph from `source` and writes it.
-void write_openvino_ir(const ExportSource& source, const std::filesystem::path& xml_path,
-                       const std::filesystem::path& bin_path, bool fp16 = false);
-
 // Where a metadata key (ExportGraph::metadata) lives in the IR's model-level rt_info:
 // "model_info <k>" -> model_info/<k> (OpenVINO Model API's section), "patchcore.<k>" and
 // any other key -> patchcore/<k>; the value is the element's `value` attribute.

@@ -47,6 +47,10 @@ void for_each_row(int64_t batch, int64_t h, F f) {
   });
 }
 
+// The kernels are written for this pooling.
+static_assert(FeaturePooling::kKernel == 3 && FeaturePooling::kStride == 1 && FeaturePooling::kPadding == 1 &&
+              FeaturePooling::kCountIncludePad);
+
 // anomalib's feature_pooler, AvgPool2d(3, 1, 1) with count_include_pad, of a channels-last map.
 torch::Tensor average_pool(const torch::Tensor& channels_last) {
   const Map in = map_of(channels_last);

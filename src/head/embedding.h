@@ -13,6 +13,12 @@ namespace patchcore {
 // so that its patch rows (permute to [B,h,w,C], reshape to [B*h*w, C]) are a view, not a copy.
 torch::Tensor build_embedding(const std::vector<torch::Tensor>& layer_maps);
 
+// The pooling build_embedding applies (anomalib's feature_pooler), read by the export graph.
+struct FeaturePooling {
+  static constexpr int64_t kKernel = 3, kStride = 1, kPadding = 1;
+  static constexpr bool kCountIncludePad = true;
+};
+
 // [B, C, h, w] -> [B*h*w, C]: one row per patch, image-major, then y, then x.
 torch::Tensor embedding_to_patches(const torch::Tensor& embedding);
 

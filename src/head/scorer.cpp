@@ -13,23 +13,7 @@
 #include "head/kernels/blur_kernels.h"
 
 namespace patchcore {
-namespace {
 
-void check_bank(const torch::Tensor& patches, const torch::Tensor& bank, const char* who) {
-  if (bank.dim() != 2 || bank.size(0) == 0)
-    throw std::invalid_argument(std::string(who) + ": memory bank must be a non-empty [M,C]");
-  if (patches.size(-1) != bank.size(1))
-    throw std::invalid_argument(std::string(who) + ": patch features have " +
-                                std::to_string(patches.size(-1)) + " channels, memory bank " +
-                                std::to_string(bank.size(1)));
-}
-
-// anomalib's anomaly-map blur: Gaussian, sigma 4, radius int(4 * sigma + 0.5).
-constexpr double kBlurSigma = 4.0;
-constexpr int64_t kBlurRadius = static_cast<int64_t>(4.0 * kBlurSigma + 0.5);  // 16
-constexpr int64_t kBlurTaps = 2 * kBlurRadius + 1;                             // 33
-
-// The normalised 1-D Gaussian, computed in double then rounded once.
 const std::array<float, kBlurTaps>& gaussian_taps() {
   static const auto taps = [] {
     std::array<double, kBlurTaps> exact;
@@ -45,15 +29,25 @@ const std::array<float, kBlurTaps>& gaussian_taps() {
   return taps;
 }
 
-// torch's "reflect" padding (the edge is not repeated): -j -> j, n-1+j -> n-1-j; needs j < n.
-int64_t reflect(int64_t i, int64_t n) { return i < 0 ? -i : (i >= n ? 2 * (n - 1) - i : i); }
-
-// Source index of each output index of upsample_nearest2d, from ATen's own rule.
 std::vector<int64_t> nearest_sources(int64_t in, int64_t out) {
   std::vector<int64_t> sources(out);
   for (int64_t i = 0; i < out; ++i) sources[i] = at::native::nearest_idx(i, in, out, c10::nullopt);
   return sources;
 }
+
+namespace {
+
+void check_bank(const torch::Tensor& patches, const torch::Tensor& bank, const char* who) {
+  if (bank.dim() != 2 || bank.size(0) == 0)
+    throw std::invalid_argument(std::string(who) + ": memory bank must be a non-empty [M,C]");
+  if (patches.size(-1) != bank.size(1))
+    throw std::invalid_argument(std::string(who) + ": patch features have " +
+                                std::to_string(patches.size(-1)) + " channels, memory bank " +
+                                std::to_string(bank.size(1)));
+}
+
+// torch's "reflect" padding (the edge is not repeated): -j -> j, n-1+j -> n-1-j; needs j < n.
+int64_t reflect(int64_t i, int64_t n) { return i < 0 ? -i : (i >= n ? 2 * (n - 1) - i : i); }
 
 // Where the upsampled, reflect-padded map reads the patch grid.
 struct BlurSources {

@@ -2,6 +2,10 @@
 // PatchCore scoring (anomalib's PatchcoreModel.forward at inference time).
 #include <torch/types.h>
 
+#include <array>
+#include <cstdint>
+#include <vector>
+
 #include "search/index.h"
 
 namespace patchcore {
@@ -29,7 +33,17 @@ torch::Tensor image_scores(const PatchScores& scores, const torch::Tensor& patch
                            const torch::Tensor& support, int64_t num_neighbors);
 
 // Patch-score grid [B,1,h,w] -> nearest upsampling to [B,1,H,W] -> Gaussian blur
-// (sigma 4, kernel 33, reflect border as torch's "reflect" padding).
+// (kBlurTaps taps of gaussian_taps() per axis, reflect border as torch's "reflect" padding).
 torch::Tensor anomaly_maps(const torch::Tensor& patch_grid, int64_t height, int64_t width);
+
+// The anomaly map's definition, read by anomaly_maps and by the export graph.
+// anomalib's blur: Gaussian, sigma 4, radius int(4 * sigma + 0.5) = 16, 33 taps.
+constexpr double kBlurSigma = 4.0;
+constexpr int64_t kBlurRadius = static_cast<int64_t>(4.0 * kBlurSigma + 0.5);
+constexpr int64_t kBlurTaps = 2 * kBlurRadius + 1;
+// The normalised 1-D Gaussian, computed in double then rounded once to float.
+const std::array<float, kBlurTaps>& gaussian_taps();
+// The source index of each output index of upsample_nearest2d (ATen's own rule), in -> out.
+std::vector<int64_t> nearest_sources(int64_t in, int64_t out);
 
 }  // namespace patchcore

@@ -110,4 +110,10 @@ Checkpoint load_checkpoint(const std::filesystem::path& path) {
   return c;
 }
 
+PatchModel patch_model_of(const Checkpoint& checkpoint) {
+  std::shared_ptr<const Backbone> backbone =
+      create_backbone(checkpoint.config.backbone, checkpoint.config.layers, checkpoint.backbone_weights);
+  return PatchModel(checkpoint.config, std::move(backbone), checkpoint.memory_bank, checkpoint.support);
+}
+
 }  // namespace patchcore

@@ -8,6 +8,7 @@
 
 #include "backbone/backbone.h"
 #include "pipeline/model_config.h"
+#include "pipeline/patch_model.h"
 #include "patchcore/roi.h"
 
 namespace patchcore {
@@ -36,5 +37,8 @@ void save_checkpoint(const std::filesystem::path& path, const Checkpoint& checkp
 // Throws UserError naming the file when it is missing, truncated, from an unknown
 // format version, or lacks a tensor.
 Checkpoint load_checkpoint(const std::filesystem::path& path);
+
+// The model a checkpoint describes, as prediction and export run it.
+PatchModel patch_model_of(const Checkpoint& checkpoint);
 
 }  // namespace patchcore

@@ -29,11 +29,8 @@ Model Model::load(const std::filesystem::path& dir) {
   if (!std::filesystem::is_directory(dir))
     throw UserError("model folder " + dir.string() + " does not exist; pass the OUTPUT/PATTERN folder written by `patchcore train`");
   Checkpoint checkpoint = load_checkpoint(dir / ModelFolder::kCheckpoint);
-  std::shared_ptr<const Backbone> backbone =
-      create_backbone(checkpoint.config.backbone, checkpoint.config.layers, checkpoint.backbone_weights);
   NormStats stats = read_norm_stats(dir / ModelFolder::kNormStats);
-  return Model(std::make_unique<const Impl>(
-      Impl{PatchModel(checkpoint.config, std::move(backbone), checkpoint.memory_bank, checkpoint.support), stats, checkpoint.roi}));
+  return Model(std::make_unique<const Impl>(Impl{patch_model_of(checkpoint), stats, checkpoint.roi}));
 }
 
 std::vector<Prediction> Model::predict(const std::vector<cv::Mat>& images) const {

@@ -3,8 +3,6 @@
 #include <algorithm>
 #include <cstdio>
 
-#include "head/scorer.h"
-#include "search/exact_index.h"
 
 namespace patchcore {
 namespace {
@@ -28,8 +26,8 @@ std::map<std::string, std::string> threshold_metadata(const NormStats& stats) {
           {"model_info pixel_threshold", number(stats.pixel_threshold.value_or(stats.max_pixel))}};
 }
 
-std::map<std::string, std::string> model_info_metadata(const Checkpoint& checkpoint, const NormStats& stats) {
-  const auto& p = checkpoint.config.preprocessing;
+std::map<std::string, std::string> model_info_metadata(const ModelConfig& config, const NormStats& stats) {
+  const auto& p = config.preprocessing;
   std::map<std::string, std::string> info = {
       {"model_type", "AnomalyDetection"},
       {"task", "segmentation"},  // anomaly map + score (anomalib's task names)
@@ -54,28 +52,22 @@ std::map<std::string, std::string> model_info_metadata(const Checkpoint& checkpo
   return metadata;
 }
 
-ExportSource export_source(const Checkpoint& checkpoint, const NormStats& stats) {
+ExportSource export_source(const PatchModel& model, const std::optional<RoiLocator>& roi, const NormStats& stats) {
   ExportSource source;
-  source.backbone = checkpoint.config.backbone;
-  source.layers = checkpoint.config.layers;
-  source.weights = checkpoint.backbone_weights;
-  source.memory_bank = checkpoint.memory_bank;
-  source.height = checkpoint.config.preprocessing.height;
-  source.width = checkpoint.config.preprocessing.width;
-  source.num_neighbors = checkpoint.config.num_neighbors;
-  source.support = checkpoint.support;
-  const int64_t k = std::min<int64_t>(source.num_neighbors, checkpoint.memory_bank.size(0));
-  if (k > 1 && !source.support.defined())  // checkpoints from before the table was stored
-    source.support = support_table(search::ExactIndex(checkpoint.memory_bank), checkpoint.memory_bank, k);
-  source.scaling = checkpoint.config.preprocessing.scaling;
-  if (checkpoint.roi) source.metadata = checkpoint.roi->to_metadata();
-  for (const auto& [key, value] : model_info_metadata(checkpoint, stats)) source.metadata[key] = value;
+  source.backbone = &model.backbone();
+  source.memory_bank = model.memory_bank();
+  source.support = model.support();
+  source.num_neighbors = model.config().num_neighbors;
+  source.preprocessing = model.config().preprocessing;
+  if (roi) source.metadata = roi->to_metadata();
+  for (const auto& [key, value] : model_info_metadata(model.config(), stats)) source.metadata[key] = value;
   return source;
 }
 
-void export_model(const Checkpoint& checkpoint, const NormStats& stats, const std::filesystem::path& model_dir,
-                  const std::string& pattern, ExportFormats formats, bool fp16) {
-  write_exports(export_source(checkpoint, stats), model_dir, pattern, formats, fp16);
+void export_model(const PatchModel& model, const std::optional<RoiLocator>& roi, const NormStats& stats,
+                  const std::filesystem::path& model_dir, const std::string& pattern, ExportFormats formats,
+                  bool fp16) {
+  write_exports(export_source(model, roi, stats), model_dir, pattern, formats, fp16);
 }
 
 }  // namespace patchcore

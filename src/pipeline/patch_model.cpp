@@ -2,6 +2,8 @@
 
 #include <c10/core/InferenceMode.h>
 
+#include <stdexcept>
+
 #include "head/embedding.h"
 #include "head/scorer.h"
 #include "io/error.h"
@@ -49,14 +51,19 @@ torch::Tensor embed_batch(const Backbone& backbone, const torch::Tensor& batch) 
 torch::Tensor PatchModel::embed(const torch::Tensor& batch) const { return embed_batch(*backbone_, batch); }
 
 BatchScores PatchModel::score_embedding(const torch::Tensor& embedding) const {
-  c10::InferenceMode guard;
   const int64_t batch = embedding.size(0), h = embedding.size(2), w = embedding.size(3);
-  auto patches = embedding.permute({0, 2, 3, 1}).reshape({batch, h * w, embedding.size(1)});
-  auto nearest = nearest_patch_scores(patches, *index_);
+  return score_patches(embedding_to_patches(embedding).view({batch, h * w, embedding.size(1)}), h, w);
+}
+
+BatchScores PatchModel::score_patches(const torch::Tensor& patches, int64_t h, int64_t w) const {
+  c10::InferenceMode guard;
+  if (patches.dim() != 3 || patches.size(1) != h * w)
+    throw std::invalid_argument("PatchModel::score_patches: patches must be [B, h*w, C]");
+  const auto nearest = nearest_patch_scores(patches, *index_);
   BatchScores out;
   out.image_scores = image_scores(nearest, patches, memory_bank_, support_, config_.num_neighbors);
   out.nearest = nearest.nearest;
-  out.maps = anomaly_maps(nearest.distances.reshape({batch, 1, h, w}), config_.preprocessing.height,
+  out.maps = anomaly_maps(nearest.distances.reshape({patches.size(0), 1, h, w}), config_.preprocessing.height,
                           config_.preprocessing.width);
   return out;
 }

@@ -31,7 +31,10 @@ class PatchModel {
 
   // Pre-processed batch [B,3,H,W] -> embedding [B,C,h,w].
   torch::Tensor embed(const torch::Tensor& batch) const;
-  // Embedding [B,C,h,w] -> scores against the memory bank.
+  // Patch features [B, h*w, C] (rows image-major, then y, then x: embedding_to_patches of
+  // an embedding [B,C,h,w]) -> scores against the memory bank.
+  BatchScores score_patches(const torch::Tensor& patches, int64_t h, int64_t w) const;
+  // Embedding [B,C,h,w] -> scores (its patches are a view of its channels-last memory).
   BatchScores score_embedding(const torch::Tensor& embedding) const;
   BatchScores score(const torch::Tensor& batch) const { return score_embedding(embed(batch)); }
 

@@ -12,6 +12,7 @@
 #include "backbone/weight_source.h"
 #include "data/dataset.h"
 #include "head/coreset.h"
+#include "head/embedding.h"
 #include "head/k_center_greedy.h"
 #include "head/scorer.h"
 #include "io/atomic_file.h"
@@ -55,11 +56,6 @@ void validate(const TrainOptions& o) {
     throw UserError("--image-size must be at least 32 32");
   validate_roi_options(o.roi);
   if (o.roi.interactive) require_display();  // --roi without a display fails before any work
-}
-
-// Rows of `bank` for the images [first, first+count) viewed as an embedding [B,C,h,w].
-torch::Tensor bank_rows_as_embedding(const torch::Tensor& bank, int64_t first, int64_t count, int64_t h, int64_t w) {
-  return bank.narrow(0, first * h * w, count * h * w).view({count, h, w, bank.size(1)}).permute({0, 3, 1, 2});
 }
 
 void write_search_yaml(YAML::Emitter& y, const search::SearchOptions& o, const TrainReport& r) {
@@ -142,152 +138,159 @@ std::string write_config_yaml(const TrainOptions& o, const Checkpoint& c, const 
   return std::string(y.c_str()) + "\n";
 }
 
-}  // namespace
+// Phase 1: the images to train on (ROI located and cropped) and those held out for the thresholds.
+struct TrainingImages {
+  RoiPlan roi;  // roi.images: the images whose ROI was found, less the held-out ones
+  HeldOutImages held_out;
+};
 
-TrainReport train(const TrainOptions& options) {
-  const auto start = Clock::now();
-  validate(options);
-  TrainReport report;
-  Checkpoint checkpoint;
-  checkpoint.config = options.model;
-  ModelConfig& config = checkpoint.config;
-  const BackboneInfo& info = backbone_info(config.backbone);
-  if (config.layers.empty()) config.layers = info.default_layers;
-  config.preprocessing.scaling = info.scaling;
-
-  RoiPlan roi = plan_roi(options.roi, find_training_images(options.data_dir), config.preprocessing, log);
-  const HoldoutSplit split = split_holdout(roi.images.size(), options.holdout_fraction);
-  const HeldOutImages held_out = take_held_out(roi, split);
-  report.num_held_out = static_cast<int64_t>(held_out.images.size());
-  if (held_out.images.empty() && options.holdout_fraction > 0)
+TrainingImages find_images(const TrainOptions& options, const Preprocessing& preprocessing, TrainReport& report) {
+  TrainingImages t{plan_roi(options.roi, find_training_images(options.data_dir), preprocessing, log), {}};
+  t.held_out = take_held_out(t.roi, split_holdout(t.roi.images.size(), options.holdout_fraction));
+  report.num_held_out = static_cast<int64_t>(t.held_out.images.size());
+  report.num_images = static_cast<int64_t>(t.roi.images.size());
+  if (t.held_out.images.empty() && options.holdout_fraction > 0)
     log("note: too few images to hold out " + std::to_string(kMinHoldoutImages) + " of them at "
         "--holdout-fraction " + YAML::Dump(YAML::Node(options.holdout_fraction)) + "; the threshold is the highest "
         "training score (run `patchcore eval` on test images to choose a better one)");
-  const auto& images = roi.images;  // ROI mode: the images whose ROI was found, less the held-out ones
-  checkpoint.roi = roi.locator;
-  report.num_images = static_cast<int64_t>(images.size());
-  log("found " + std::to_string(images.size() + held_out.images.size()) + " training images in " +
-      options.data_dir.string() + (held_out.images.empty() ? "" : ", " + std::to_string(held_out.images.size()) +
+  log("found " + std::to_string(t.roi.images.size() + t.held_out.images.size()) + " training images in " +
+      options.data_dir.string() + (t.held_out.images.empty() ? "" : ", " + std::to_string(t.held_out.images.size()) +
                                    " of them held out of the memory bank to set the thresholds"));
+  return t;
+}
 
-  auto phase = Clock::now();
+// Phase 2: the backbone, its weights recorded in the checkpoint.
+std::shared_ptr<const Backbone> load_backbone(const TrainOptions& options, Checkpoint& checkpoint,
+                                              TrainReport& report) {
+  const auto start = Clock::now();
+  const ModelConfig& config = checkpoint.config;
   ResolvedWeights weights = resolve_weights(config.backbone, options.weights);
   std::shared_ptr<const Backbone> backbone = create_backbone(config.backbone, config.layers, weights.weights);
   checkpoint.weights_source = weights.source;
   checkpoint.weights_sha256 = weights.sha256;
   checkpoint.backbone_weights = backbone->weights();
-  report.load_weights_seconds = seconds_since(phase);
+  report.load_weights_seconds = seconds_since(start);
   log("backbone " + config.backbone + " (" + weights.source + "), layers " + config.layers.front() +
       (config.layers.size() > 1 ? " .. " + config.layers.back() : ""));
+  return backbone;
+}
 
-  c10::InferenceMode guard;
-  const auto probe_embedding =
-      embed_batch(*backbone, torch::zeros({1, 3, config.preprocessing.height, config.preprocessing.width}));
-  const int64_t channels = probe_embedding.size(1), h = probe_embedding.size(2), w = probe_embedding.size(3);
-  const int64_t patches_per_image = h * w;
-  report.num_patches = report.num_images * patches_per_image;
-  report.feature_dim = channels;
-  if (static_cast<double>(report.num_patches) * config.coreset_ratio < 1.0) {
-    const auto needed = static_cast<int64_t>(std::ceil(1.0 / (config.coreset_ratio * patches_per_image)));
-    throw UserError("too few images for --coreset-ratio " + std::to_string(config.coreset_ratio) + ": " +
-                    std::to_string(report.num_images) + " images give " + std::to_string(report.num_patches) +
-                    " patches, so the coreset would be empty. Add images (at least " + std::to_string(needed) +
-                    ") or raise --coreset-ratio to at least " +
-                    std::to_string(1.0 / static_cast<double>(report.num_patches)));
-  }
-  const int64_t bank_size = coreset_size(report.num_patches, config.coreset_ratio);
-  const bool subsample = bank_size < report.num_patches;
+// The patch grid of one image, from a blank probe image through the backbone.
+struct PatchGrid {
+  int64_t channels, h, w;
+  int64_t per_image() const { return h * w; }
+};
 
-  // The full bank is allocated once and filled batch by batch (no concatenation
-  // copies); its random projection for the coreset is filled alongside.
-  auto bank = torch::empty({report.num_patches, channels});
+PatchGrid probe_patch_grid(const Backbone& backbone, const Preprocessing& p) {
+  const auto embedding = embed_batch(backbone, torch::zeros({1, 3, p.height, p.width}));
+  return {embedding.size(1), embedding.size(2), embedding.size(3)};
+}
+
+void check_coreset_not_empty(const TrainReport& report, double coreset_ratio, const PatchGrid& grid) {
+  if (static_cast<double>(report.num_patches) * coreset_ratio >= 1.0) return;
+  const auto needed = static_cast<int64_t>(std::ceil(1.0 / (coreset_ratio * grid.per_image())));
+  throw UserError("too few images for --coreset-ratio " + std::to_string(coreset_ratio) + ": " +
+                  std::to_string(report.num_images) + " images give " + std::to_string(report.num_patches) +
+                  " patches, so the coreset would be empty. Add images (at least " + std::to_string(needed) +
+                  ") or raise --coreset-ratio to at least " +
+                  std::to_string(1.0 / static_cast<double>(report.num_patches)));
+}
+
+// Phase 3: every training patch, one row each (image-major, then y, then x), and their random
+// projection for the coreset selection when it subsamples.
+struct TrainingPatches {
+  torch::Tensor rows;       // [N, C]
+  torch::Tensor projected;  // [N, d]; undefined when the whole bank is kept
+};
+
+TrainingPatches extract_patches(const Backbone& backbone, const TrainingImages& images, const PatchGrid& grid,
+                                bool subsample, const TrainOptions& options, Checkpoint& checkpoint,
+                                TrainReport& report) {
+  const auto start = Clock::now();
+  const ModelConfig& config = checkpoint.config;
+  // Allocated once and filled batch by batch (no concatenation copies).
+  TrainingPatches patches{torch::empty({report.num_patches, grid.channels}), {}};
   std::optional<SparseRandomProjection> projection;
-  torch::Tensor projected;
   if (subsample) {
     const int64_t dims = johnson_lindenstrauss_min_dim(report.num_patches, 0.9);
-    projection.emplace(channels, dims, config.seed);
-    projected = torch::empty({report.num_patches, dims});
+    projection.emplace(grid.channels, dims, config.seed);
+    patches.projected = torch::empty({report.num_patches, dims});
   }
-
-  phase = Clock::now();
   std::set<std::pair<int, int>> sizes;
-  {
-    ProgressBar bar("extracting features", report.num_images, options.show_progress);
-    for (int64_t first = 0; first < report.num_images; first += options.batch_size) {
-      const int64_t count = std::min<int64_t>(options.batch_size, report.num_images - first);
-      std::vector<fs::path> paths(images.begin() + first, images.begin() + first + count);
-      ImageBatch batch = load_image_batch(paths, config.preprocessing, roi.crops_for(first, count));
-      for (size_t i = 0; i < paths.size(); ++i) {
-        sizes.insert({batch.original_sizes[i].width, batch.original_sizes[i].height});
-        checkpoint.training_images.push_back({paths[i].string(), sha256_file(paths[i])});
-      }
-      auto embedding = embed_batch(*backbone, batch.input);
-      auto rows = embedding.permute({0, 2, 3, 1}).reshape({count * patches_per_image, channels});
-      bank.narrow(0, first * patches_per_image, rows.size(0)).copy_(rows);
-      if (subsample)
-        projected.narrow(0, first * patches_per_image, rows.size(0)).copy_(projection->transform(rows));
-      bar.update(first + count);
+  ProgressBar bar("extracting features", report.num_images, options.show_progress);
+  for (int64_t first = 0; first < report.num_images; first += options.batch_size) {
+    const int64_t count = std::min<int64_t>(options.batch_size, report.num_images - first);
+    const std::vector<fs::path> paths(images.roi.images.begin() + first, images.roi.images.begin() + first + count);
+    ImageBatch batch = load_image_batch(paths, config.preprocessing, images.roi.crops_for(first, count));
+    for (size_t i = 0; i < paths.size(); ++i) {
+      sizes.insert({batch.original_sizes[i].width, batch.original_sizes[i].height});
+      checkpoint.training_images.push_back({paths[i].string(), sha256_file(paths[i])});
     }
-    bar.finish();
+    const auto rows = embedding_to_patches(embed_batch(backbone, batch.input));
+    patches.rows.narrow(0, first * grid.per_image(), rows.size(0)).copy_(rows);
+    if (subsample)
+      patches.projected.narrow(0, first * grid.per_image(), rows.size(0)).copy_(projection->transform(rows));
+    bar.update(first + count);
   }
-  report.extract_seconds = seconds_since(phase);
+  bar.finish();
+  report.extract_seconds = seconds_since(start);
   report.distinct_image_sizes = static_cast<int64_t>(sizes.size());
   if (sizes.size() > 1)
     log("note: the training images come in " + std::to_string(sizes.size()) +
         " different sizes; all are resized to --image-size, which distorts their aspect ratio differently");
+  return patches;
+}
 
-  phase = Clock::now();
-  if (subsample) {
-    ProgressBar bar("selecting coreset", bank_size, options.show_progress);
-    const auto selected = k_center_greedy(projected, bank_size, config.seed, bar.callback());
+// Phase 4: the memory bank, a k-center-greedy coreset of the patches (or all of them).
+torch::Tensor select_memory_bank(TrainingPatches& patches, int64_t bank_size, const ModelConfig& config,
+                                 bool show_progress, TrainReport& report) {
+  const auto start = Clock::now();
+  torch::Tensor bank = patches.rows;
+  if (patches.projected.defined()) {
+    ProgressBar bar("selecting coreset", bank_size, show_progress);
+    const auto selected = k_center_greedy(patches.projected, bank_size, config.seed, bar.callback());
     bar.finish();
-    projected = torch::Tensor();
-    checkpoint.memory_bank =
-        bank.index_select(0, torch::tensor(std::vector<int64_t>(selected.begin(), selected.end()), torch::kLong));
-  } else {
-    checkpoint.memory_bank = bank;
+    patches.projected = torch::Tensor();
+    bank = patches.rows.index_select(0, torch::tensor(std::vector<int64_t>(selected.begin(), selected.end()), torch::kLong));
   }
-  report.bank_rows = checkpoint.memory_bank.size(0);
-  report.coreset_seconds = seconds_since(phase);
+  report.bank_rows = bank.size(0);
+  report.coreset_seconds = seconds_since(start);
+  return bank;
+}
 
-  // The support table of num_neighbors re-weighting, by exact search whatever backend
-  // scores patches; the exact index also measures an approximate index's recall.
-  phase = Clock::now();
-  const search::ExactIndex exact_index(checkpoint.memory_bank);
-  if (config.num_neighbors > 1) checkpoint.support = support_table(exact_index, checkpoint.memory_bank, config.num_neighbors);
-  report.support_seconds = seconds_since(phase);
-
-  // Norm statistics: score every training image against the final bank, reusing the
-  // stored embeddings instead of running the backbone again.
-  phase = Clock::now();
-  PatchModel model(config, backbone, checkpoint.memory_bank, checkpoint.support);
-  report.search_index = model.index().describe();
-  log("nearest-neighbour search: " + report.search_index);
+// Phase 5: every training image scored against the final bank from its stored patches
+// (no second backbone pass) for norm_stats.txt; an approximate index's recall measured
+// against exact search on the way.
+std::pair<torch::Tensor, torch::Tensor> score_training_images(const PatchModel& model,
+                                                              const search::ExactIndex& exact_index,
+                                                              const torch::Tensor& rows, const PatchGrid& grid,
+                                                              const TrainOptions& options, TrainReport& report) {
   const bool measure_recall = !model.index().exact();
   int64_t agreeing = 0;
   std::vector<torch::Tensor> scores, maps;
-  {
-    ProgressBar bar("scoring training set", report.num_images, options.show_progress);
-    for (int64_t first = 0; first < report.num_images; first += options.batch_size) {
-      const int64_t count = std::min<int64_t>(options.batch_size, report.num_images - first);
-      auto result = model.score_embedding(bank_rows_as_embedding(bank, first, count, h, w));
-      if (measure_recall) {
-        const auto truth = search::nearest(exact_index, bank.narrow(0, first * patches_per_image, count * patches_per_image));
-        agreeing += result.nearest.reshape(-1).eq(truth.indices).sum().item<int64_t>();
-      }
-      scores.push_back(result.image_scores);
-      maps.push_back(result.maps);
-      bar.update(first + count);
-    }
-    bar.finish();
+  ProgressBar bar("scoring training set", report.num_images, options.show_progress);
+  for (int64_t first = 0; first < report.num_images; first += options.batch_size) {
+    const int64_t count = std::min<int64_t>(options.batch_size, report.num_images - first);
+    const auto batch_rows = rows.narrow(0, first * grid.per_image(), count * grid.per_image());
+    const auto result = model.score_patches(batch_rows.view({count, grid.per_image(), grid.channels}), grid.h, grid.w);
+    if (measure_recall)
+      agreeing += result.nearest.reshape(-1).eq(search::nearest(exact_index, batch_rows).indices).sum().item<int64_t>();
+    scores.push_back(result.image_scores);
+    maps.push_back(result.maps);
+    bar.update(first + count);
   }
+  bar.finish();
   if (measure_recall) {
     report.recall_at_1 = static_cast<double>(agreeing) / static_cast<double>(report.num_patches);
     log("recall@1 of " + report.search_index + " against exact search on the " +
         std::to_string(report.num_patches) + " training patches: " + std::to_string(*report.recall_at_1));
   }
-  bank = torch::Tensor();
-  report.norm_stats = compute_norm_stats(torch::cat(scores), torch::cat(maps));
+  return {torch::cat(scores), torch::cat(maps)};
+}
+
+// Phase 6: the decision thresholds, from the held-out good images or the training scores.
+void set_thresholds(const PatchModel& model, const HeldOutImages& held_out, const TrainOptions& options,
+                    TrainReport& report) {
   if (held_out.images.empty()) {
     report.threshold = {report.norm_stats.max_score, report.norm_stats.max_pixel, "max_training_score", {}};
   } else {
@@ -299,9 +302,12 @@ TrainReport train(const TrainOptions& options) {
   }
   report.norm_stats.image_threshold = report.threshold.image;
   report.norm_stats.pixel_threshold = report.threshold.pixel;
-  report.score_seconds = seconds_since(phase);
+}
 
-  phase = Clock::now();
+// Phase 7: the model folder, staged and committed at once (nothing half-written on failure).
+void write_model_folder(const TrainOptions& options, const Checkpoint& checkpoint, const PatchModel& model,
+                        const RoiPlan& roi, const std::chrono::steady_clock::time_point start, TrainReport& report) {
+  auto phase = Clock::now();
   report.model_dir = options.output_dir / options.pattern_name;
   StagedFolder folder(report.model_dir);
   save_checkpoint(folder.path() / ModelFolder::kCheckpoint, checkpoint);
@@ -311,13 +317,60 @@ TrainReport train(const TrainOptions& options) {
   if (options.export_model) {
     phase = Clock::now();
     log("exporting " + options.pattern_name + ".onnx and " + options.pattern_name + ".xml/.bin");
-    export_model(checkpoint, report.norm_stats, folder.path(), options.pattern_name, ExportFormats::kAll,
+    export_model(model, checkpoint.roi, report.norm_stats, folder.path(), options.pattern_name, ExportFormats::kAll,
                  /*fp16=*/false);
     report.export_seconds = seconds_since(phase);
   }
   report.total_seconds = seconds_since(start);
   write_file_atomically(folder.path() / ModelFolder::kConfig, write_config_yaml(options, checkpoint, report));
   folder.commit();
+}
+
+}  // namespace
+
+TrainReport train(const TrainOptions& options) {
+  const auto start = Clock::now();
+  validate(options);
+  TrainReport report;
+  Checkpoint checkpoint;
+  ModelConfig& config = checkpoint.config;
+  config = options.model;
+  const BackboneInfo& info = backbone_info(config.backbone);
+  if (config.layers.empty()) config.layers = info.default_layers;
+  config.preprocessing.scaling = info.scaling;
+
+  const TrainingImages images = find_images(options, config.preprocessing, report);
+  checkpoint.roi = images.roi.locator;
+  const std::shared_ptr<const Backbone> backbone = load_backbone(options, checkpoint, report);
+
+  c10::InferenceMode guard;
+  const PatchGrid grid = probe_patch_grid(*backbone, config.preprocessing);
+  report.num_patches = report.num_images * grid.per_image();
+  report.feature_dim = grid.channels;
+  check_coreset_not_empty(report, config.coreset_ratio, grid);
+  const int64_t bank_size = coreset_size(report.num_patches, config.coreset_ratio);
+  TrainingPatches patches =
+      extract_patches(*backbone, images, grid, bank_size < report.num_patches, options, checkpoint, report);
+  checkpoint.memory_bank = select_memory_bank(patches, bank_size, config, options.show_progress, report);
+
+  // The support table of num_neighbors re-weighting, by exact search whatever backend
+  // scores patches; the exact index also measures an approximate index's recall.
+  auto phase = Clock::now();
+  const search::ExactIndex exact_index(checkpoint.memory_bank);
+  if (config.num_neighbors > 1) checkpoint.support = support_table(exact_index, checkpoint.memory_bank, config.num_neighbors);
+  report.support_seconds = seconds_since(phase);
+
+  phase = Clock::now();
+  const PatchModel model(config, backbone, checkpoint.memory_bank, checkpoint.support);
+  report.search_index = model.index().describe();
+  log("nearest-neighbour search: " + report.search_index);
+  const auto [scores, maps] = score_training_images(model, exact_index, patches.rows, grid, options, report);
+  patches = {};
+  report.norm_stats = compute_norm_stats(scores, maps);
+  set_thresholds(model, images.held_out, options, report);
+  report.score_seconds = seconds_since(phase);
+
+  write_model_folder(options, checkpoint, model, images.roi, start, report);
   return report;
 }
 

@@ -41,7 +41,7 @@ TEST(ConvNet, ResidualBlocksMatchATen) {
   auto stem = make_conv(ConvNet::kInput, 24, 3, 7, 2, 3, 1);
   stem.activation = ConvNet::Activation::relu;
   const int s = net.add_conv(stem);
-  const int pool = net.add_max_pool(s, 3, 2, 1);
+  const int pool = net.add_max_pool({"pool", s, 3, 2, 1});
   auto a1 = make_conv(pool, 40, 24, 3, 2, 1, 2);
   a1.activation = ConvNet::Activation::relu;
   const int y1 = net.add_conv(a1);

@@ -10,14 +10,13 @@
 
 #include "backbone/backbone.h"
 #include "backbone/backbone_common.h"
-#include "backbone/mobilenet.h"
 
 namespace patchcore::testing {
 
 class MobileNetClassifier {
  public:
   explicit MobileNetClassifier(const WeightMap& weights)
-      : features_(create_mobilenet(backbone_info("mobilenet_v1_0.75"), {"conv_pw_13_relu"}, weights)),
+      : features_(create_backbone("mobilenet_v1_0.75", {"conv_pw_13_relu"}, weights)),
         weight_(backbone_detail::require_tensor(weights, kName, "conv_preds/kernel", {1, 1, 768, 1000})
                     .permute({3, 2, 0, 1})
                     .contiguous()),

@@ -551,7 +551,7 @@ TEST_P(IrExport, IsValidAndComputesLikeNative) {
   const auto model = export_testing::make_model(c.backbone, c.layers, c.size, 9);
   TempDir dir;
   const auto xml = dir.path() / "model.xml", bin = dir.path() / "model.bin";
-  write_openvino_ir(model.source, xml, bin, c.fp16);
+  write_openvino_ir(build_export_graph(model.source), xml, bin, {c.fp16});
   std::cout << "[ ir ] " << c.backbone << (c.fp16 ? " f16" : " f32") << ": .xml "
             << std::filesystem::file_size(xml) << " bytes, .bin " << std::filesystem::file_size(bin) << " bytes\n";
   const IrModel ir = read_ir(xml, bin);
@@ -604,7 +604,7 @@ TEST(IrExport, ValidatorCatchesBrokenFiles) {
   const auto model = export_testing::make_model("resnet18", {"layer2"}, 64, 9);
   TempDir dir;
   const auto xml = dir.path() / "m.xml", bin = dir.path() / "m.bin";
-  write_openvino_ir(model.source, xml, bin, false);
+  write_openvino_ir(build_export_graph(model.source), xml, bin);
   IrModel ir = read_ir(xml, bin);
   ASSERT_TRUE(validate_ir(ir).empty());
   auto broken = ir;

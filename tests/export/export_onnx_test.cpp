@@ -27,7 +27,7 @@ TEST_P(OnnxExport, RunsInOnnxRuntimeLikeNative) {
   const auto model = export_testing::make_model(c.backbone, c.layers, c.size, 9);
   TempDir dir;
   const auto path = dir.path() / "model.onnx";
-  write_onnx(model.source, path, c.fp16);
+  write_onnx(build_export_graph(model.source), path, {c.fp16});
   std::cout << "[ onnx ] " << c.backbone << (c.fp16 ? " f16" : " f32") << ": "
             << std::filesystem::file_size(path) << " bytes\n";
   if (export_testing::onnx_checker_available())
@@ -64,8 +64,8 @@ onnx::ModelProto read_model(const std::filesystem::path& path) {
 TEST(OnnxExport, DeclaresTheContract) {
   const auto model = export_testing::make_model("resnet18", {"layer2", "layer3"}, 64, 9);
   TempDir dir;
-  write_onnx(model.source, dir.path() / "m.onnx", false);
-  write_onnx(model.source, dir.path() / "h.onnx", true);
+  write_onnx(build_export_graph(model.source), dir.path() / "m.onnx");
+  write_onnx(build_export_graph(model.source), dir.path() / "h.onnx", {true});
   const auto m = read_model(dir.path() / "m.onnx");
   EXPECT_EQ(m.opset_import(0).version(), kOnnxOpset);
   EXPECT_EQ(m.ir_version(), kOnnxIrVersion);
@@ -116,10 +116,10 @@ TEST(OnnxExport, LargeModelsUseExternalData) {
 TEST(OnnxExport, WritesAtomically) {
   const auto model = export_testing::make_model("resnet18", {"layer2"}, 64, 9);
   TempDir dir;
-  write_onnx(model.source, dir.path() / "m.onnx", false);
+  write_onnx(build_export_graph(model.source), dir.path() / "m.onnx");
   for (const auto& e : std::filesystem::directory_iterator(dir.path()))
     EXPECT_EQ(e.path().filename(), "m.onnx") << "left behind: " << e.path();
-  EXPECT_ANY_THROW(write_onnx(model.source, dir.path() / "missing" / "m.onnx", false));
+  EXPECT_ANY_THROW(write_onnx(build_export_graph(model.source), dir.path() / "missing" / "m.onnx"));
 }
 
 }  // namespace

@@ -55,16 +55,12 @@ inline Model make_model(const std::string& backbone, std::vector<std::string> la
   auto gen = at::detail::createCPUGenerator(5);
   const auto perm = at::randperm(patches.size(0), gen, torch::kLong);
   const int64_t rows = std::min<int64_t>(bank_rows, patches.size(0));
-  m.source.backbone = backbone;
-  m.source.layers = m.backbone->layers();
-  m.source.weights = m.backbone->weights();
+  m.source.backbone = m.backbone.get();
   m.source.memory_bank = patches.index_select(0, perm.narrow(0, 0, rows)).contiguous();
-  m.source.height = size;
-  m.source.width = size;
+  m.source.preprocessing = {static_cast<int>(size), static_cast<int>(size), m.backbone->info().scaling};
   m.source.num_neighbors = num_neighbors;
   const int64_t k = std::min<int64_t>(num_neighbors, rows);
   if (k > 1) m.source.support = support_table(search::ExactIndex(m.source.memory_bank), m.source.memory_bank, k);
-  m.source.scaling = m.backbone->info().scaling;
   return m;
 }
 
@@ -83,7 +79,8 @@ inline NativeOutput native_predict(const Model& m, const torch::Tensor& input) {
   NativeOutput out;
   out.pred_score = image_scores(scores, patches, m.source.memory_bank, support, m.source.num_neighbors);
   out.anomaly_map =
-      anomaly_maps(scores.distances.view({batch, 1, h, w}), m.source.height, m.source.width);
+      anomaly_maps(scores.distances.view({batch, 1, h, w}), m.source.preprocessing.height,
+                    m.source.preprocessing.width);
   return out;
 }
 

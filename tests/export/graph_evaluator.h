@@ -1,21 +1,37 @@
-// evaluate_export_graph(): the reference semantics of every GraphOp, in LibTorch.
+#pragma once
+// A LibTorch executor of the export graph: the reference semantics of every GraphOp, an
+// engine independent of the writers and of ONNX Runtime. The tests run what the exported
+// files compute with it (also with float16 constants) and compare it with the native model.
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
+#include <torch/types.h>
 
 #include <stdexcept>
+#include <vector>
 
-#include "export/evaluate.h"
+#include "export/graph.h"
 
-namespace patchcore {
-namespace {
+namespace patchcore::export_testing {
 
-int64_t axis_of(const GraphNode& n, const char* key, int64_t rank) {
+struct EvaluateOptions {
+  // Round every float constant to float16 and back first: what a --fp16 export computes.
+  bool fp16_constants = false;
+};
+
+}  // namespace patchcore::export_testing
+
+namespace patchcore::export_testing {
+namespace graph_evaluator_detail {
+
+using namespace ::patchcore;
+
+inline int64_t axis_of(const GraphNode& n, const char* key, int64_t rank) {
   const int64_t a = n.int_at(key);
   return a < 0 ? a + rank : a;
 }
 
 // x padded like ONNX pads [t, l, b, r] (zeros), returning the symmetric remainder for conv/pool.
-torch::Tensor run_node(const GraphNode& n, const std::vector<torch::Tensor>& in,
+inline torch::Tensor run_node(const GraphNode& n, const std::vector<torch::Tensor>& in,
                        std::vector<torch::Tensor>& extra_out) {
   switch (n.op) {
     case GraphOp::kConv: {
@@ -99,10 +115,11 @@ torch::Tensor run_node(const GraphNode& n, const std::vector<torch::Tensor>& in,
   throw std::logic_error("export graph: unknown op");
 }
 
-}  // namespace
+}  // namespace graph_evaluator_detail
 
-std::vector<torch::Tensor> evaluate_export_graph(const ExportGraph& graph, const torch::Tensor& input,
-                                                 const EvaluateOptions& options) {
+// Runs the description in LibTorch: input [B,3,H,W] f32 -> {anomaly_map, pred_score}.
+inline std::vector<torch::Tensor> evaluate_export_graph(const ExportGraph& graph, const torch::Tensor& input,
+                                                        const EvaluateOptions& options = {}) {
   const auto& spec = graph.values.at(graph.input).shape;
   if (input.dim() != 4 || input.size(1) != spec[1] || input.size(2) != spec[2] ||
       input.size(3) != spec[3])
@@ -124,7 +141,7 @@ std::vector<torch::Tensor> evaluate_export_graph(const ExportGraph& graph, const
       std::vector<torch::Tensor> in;
       for (int id : node.inputs) in.push_back(env.at(id));
       std::vector<torch::Tensor> extra;
-      env.at(node.outputs[0]) = run_node(node, in, extra);
+      env.at(node.outputs[0]) = graph_evaluator_detail::run_node(node, in, extra);
       for (size_t i = 0; i < extra.size(); ++i) env.at(node.outputs.at(i + 1)) = extra[i];
     }
     for (int id : graph.outputs) out.push_back(env.at(id));
@@ -133,4 +150,4 @@ std::vector<torch::Tensor> evaluate_export_graph(const ExportGraph& graph, const
   return out;
 }
 
-}  // namespace patchcore
+}  // namespace patchcore::export_testing

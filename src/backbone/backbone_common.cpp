@@ -1,61 +1,14 @@
-// Backbone registry (names, layers, scaling), create_backbone and shared helpers.
+// Helpers shared by the backbone builders (backbone_common.h).
+#include "backbone/backbone_common.h"
+
 #include <ATen/ATen.h>
 
 #include <sstream>
 
-#include "backbone/backbone.h"
-#include "backbone/backbone_common.h"
-#include "backbone/mobilenet.h"
-#include "backbone/resnet.h"
 #include "io/error.h"
 #include "io/text.h"
 
 namespace patchcore {
-namespace {
-
-std::vector<BackboneInfo> make_backbones() {
-  const std::vector<std::string> resnet_layers = {"layer1", "layer2", "layer3", "layer4"};
-  const std::vector<std::string> resnet_default = {"layer2", "layer3"};
-  std::vector<BackboneInfo> out;
-  for (const char* name : {"resnet18", "resnet50", "wide_resnet50_2"})
-    out.push_back({name, BackboneFamily::kResNet, WeightFormat::kSafetensors, InputScaling::kImageNet, resnet_layers,
-                   resnet_default});
-  std::vector<std::string> mobilenet_layers = {"conv1_relu"};
-  for (int n = 1; n <= 13; ++n) {
-    mobilenet_layers.push_back("conv_dw_" + std::to_string(n) + "_relu");
-    mobilenet_layers.push_back("conv_pw_" + std::to_string(n) + "_relu");
-  }
-  out.push_back({"mobilenet_v1_0.75", BackboneFamily::kMobileNetV1, WeightFormat::kTfjs, InputScaling::kSymmetric,
-                 mobilenet_layers, {"conv_pw_5_relu", "conv_pw_11_relu"}});
-  return out;
-}
-
-}  // namespace
-
-const std::vector<BackboneInfo>& supported_backbones() {
-  static const std::vector<BackboneInfo> backbones = make_backbones();
-  return backbones;
-}
-
-const BackboneInfo& backbone_info(const std::string& name) {
-  std::vector<std::string> names;
-  for (const auto& info : supported_backbones()) {
-    if (info.name == name) return info;
-    names.push_back(info.name);
-  }
-  throw UserError("unknown backbone '" + name + "'; supported backbones: " + join(names));
-}
-
-std::unique_ptr<Backbone> create_backbone(const std::string& name,
-                                          const std::vector<std::string>& layers,
-                                          const WeightMap& weights) {
-  const BackboneInfo& info = backbone_info(name);
-  switch (info.family) {
-    case BackboneFamily::kMobileNetV1: return create_mobilenet(info, layers, weights);
-    case BackboneFamily::kResNet: break;
-  }
-  return create_resnet(info, layers, weights);
-}
 
 namespace backbone_detail {
 
@@ -109,4 +62,5 @@ std::vector<size_t> resolve_layers(const BackboneInfo& info, std::vector<std::st
 }
 
 }  // namespace backbone_detail
+
 }  // namespace patchcore
