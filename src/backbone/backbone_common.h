@@ -1,6 +1,5 @@
 #pragma once
 // Internal helpers shared by the backbone implementations (not part of the public API).
-#include <ATen/CPUGeneratorImpl.h>
 #include <torch/types.h>
 
 #include <cstdint>
@@ -34,23 +33,5 @@ FoldedConv fold_batchnorm(const torch::Tensor& weight_oihw, const torch::Tensor&
 // Index (into info.layers) of each requested layer; throws UserError listing the valid
 // layers for an unknown one. An empty request means info.default_layers.
 std::vector<size_t> resolve_layers(const BackboneInfo& info, std::vector<std::string>& layers);
-
-// Deterministic random numbers from a torch CPU generator (mt19937) seeded with `seed`.
-// Draws raw 64-bit integers and transforms them in scalar double arithmetic, so the same
-// seed gives the same values on every machine (torch's vectorised normal_ may not).
-class SeededRandom {
- public:
-  explicit SeededRandom(uint64_t seed);
-  double uniform();  // [0, 1)
-  double normal();   // N(0, 1), Box-Muller
-  torch::Tensor uniform(const std::vector<int64_t>& shape, double low, double high);
-  torch::Tensor normal(const std::vector<int64_t>& shape, double mean, double stddev);
-
- private:
-  at::Generator generator_;
-  at::CPUGeneratorImpl* impl_;
-  bool has_spare_ = false;
-  double spare_ = 0.0;
-};
 
 }  // namespace patchcore::backbone_detail

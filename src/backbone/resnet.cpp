@@ -6,6 +6,7 @@
 
 #include "backbone/backbone_common.h"
 #include "backbone/conv_net.h"
+#include "backbone/random_weights.h"
 #include "io/error.h"
 
 namespace patchcore {
