@@ -16,11 +16,15 @@ Command add_export_command(CLI::App& app) {
   struct Options {
     fs::path model_dir;
     bool fp16 = false;
+    bool model_api = false;
     std::string format = "all";
   };
   auto o = std::make_shared<Options>();
   cmd->add_option("--model", o->model_dir, "Model folder OUTPUT/PATTERN written by `patchcore train`")->required();
   cmd->add_flag("--fp16", o->fp16, "Store constants as float16 (about half the size; computation stays float32)");
+  cmd->add_flag("--model-api", o->model_api,
+                "Write PATTERN_model_api.* instead: one output (anomaly_map), as OpenVINO Model API's AnomalyModel "
+                "loads it; the image threshold is then the pixel threshold (an image is anomalous when a pixel is)");
   cmd->add_option("--format", o->format, "ir, onnx or all")
       ->check(CLI::IsMember({"ir", "onnx", "all"}))
       ->capture_default_str();
@@ -31,10 +35,11 @@ Command add_export_command(CLI::App& app) {
             const std::string pattern = (dir.filename().empty() ? dir.parent_path() : dir).filename().string();
             const Checkpoint checkpoint = load_checkpoint(dir / ModelFolder::kCheckpoint);
             const NormStats stats = read_norm_stats(dir / ModelFolder::kNormStats);
+            const auto outputs = o->model_api ? GraphOutputs::kMapOnly : GraphOutputs::kMapAndScore;
             export_model(patch_model_of(checkpoint), checkpoint.roi, stats, dir, pattern,
-                         export_formats_from_string(o->format), o->fp16);
+                         export_formats_from_string(o->format), o->fp16, outputs);
             for (const char* ext : {".onnx", ".xml", ".bin"}) {
-              const fs::path file = dir / (pattern + ext);
+              const fs::path file = dir / (export_stem(pattern, outputs) + ext);
               if (fs::exists(file))
                 std::printf("%-50s %12ju bytes\n", file.string().c_str(), static_cast<uintmax_t>(fs::file_size(file)));
             }

@@ -399,6 +399,7 @@ std::map<std::string, std::string> model_metadata(const ExportSource& source) {
       {"patchcore.image_size", std::to_string(p.height) + "," + std::to_string(p.width)},
       {"patchcore.input_scaling", to_string(p.scaling)},
       {"patchcore.input_layout", "NCHW RGB float32"},
+      {"patchcore.outputs", source.outputs == GraphOutputs::kMapAndScore ? "anomaly_map,pred_score" : "anomaly_map"},
       {"patchcore.num_neighbors", std::to_string(source.num_neighbors)},
       {"patchcore.memory_bank",
        std::to_string(source.memory_bank.size(0)) + "x" + std::to_string(source.memory_bank.size(1))},
@@ -425,10 +426,13 @@ ExportGraph build_export_graph(const ExportSource& source) {
   const int64_t h = b.shape(embedding)[2], w = b.shape(embedding)[3];
   const NearestRows nearest = lower_nearest(b, embedding, bank);
   const int map = lower_anomaly_map(b, nearest.patch_scores, h, w, H, W);
-  const int score = lower_image_score(b, nearest, source.support, source.num_neighbors, bank.size(0));
   b.rename(map, "anomaly_map");
-  b.rename(score, "pred_score");
-  b.graph.outputs = {map, score};
+  b.graph.outputs = {map};
+  if (source.outputs == GraphOutputs::kMapAndScore) {
+    const int score = lower_image_score(b, nearest, source.support, source.num_neighbors, bank.size(0));
+    b.rename(score, "pred_score");
+    b.graph.outputs.push_back(score);
+  }
   b.graph.metadata = model_metadata(source);
   return std::move(b.graph);
 }

@@ -8,7 +8,8 @@
 // tests run it in LibTorch and in ONNX Runtime against the native pipeline.
 //
 // Graph contract: input "input" f32 [B,3,H,W] (B dynamic, already normalised as at
-// training time); outputs "anomaly_map" f32 [B,1,H,W] then "pred_score" f32 [B,1].
+// training time); outputs "anomaly_map" f32 [B,1,H,W] then "pred_score" f32 [B,1]
+// (GraphOutputs::kMapOnly: "anomaly_map" alone).
 #include <torch/types.h>
 
 #include <cstdint>
@@ -21,6 +22,13 @@
 
 namespace patchcore {
 
+// Which outputs the exported graph has.
+enum class GraphOutputs {
+  kMapAndScore,  // "anomaly_map" then "pred_score": the contract our apps load (default)
+  kMapOnly,      // "anomaly_map" alone: OpenVINO Model API's AnomalyModel takes exactly one
+                 // output and scores an image by the map's maximum
+};
+
 // What the export reads: a view of the model that native prediction runs
 // (pipeline/model_export.h makes one from a PatchModel), not a copy of it.
 struct ExportSource {
@@ -31,6 +39,7 @@ struct ExportSource {
   torch::Tensor support;
   int64_t num_neighbors = 9;
   Preprocessing preprocessing;         // the trained image size; scaling recorded as metadata
+  GraphOutputs outputs = GraphOutputs::kMapAndScore;
   // Further metadata entries written into both formats (ONNX metadata_props, IR rt_info):
   // the ROI settings and template (patchcore.roi_*, see include/patchcore/roi.h), Model API's
   // model_info.

@@ -21,12 +21,18 @@ std::string numbers(std::initializer_list<double> values) {
 
 }  // namespace
 
-std::map<std::string, std::string> threshold_metadata(const NormStats& stats) {
-  return {{"model_info image_threshold", number(stats.image_threshold.value_or(stats.max_score))},
-          {"model_info pixel_threshold", number(stats.pixel_threshold.value_or(stats.max_pixel))}};
+std::map<std::string, std::string> threshold_metadata(const NormStats& stats, GraphOutputs outputs) {
+  const double pixel = stats.pixel_threshold.value_or(stats.max_pixel);
+  const double image = outputs == GraphOutputs::kMapOnly ? pixel : stats.image_threshold.value_or(stats.max_score);
+  return {{"model_info image_threshold", number(image)}, {"model_info pixel_threshold", number(pixel)}};
 }
 
-std::map<std::string, std::string> model_info_metadata(const ModelConfig& config, const NormStats& stats) {
+std::string export_stem(const std::string& pattern, GraphOutputs outputs) {
+  return outputs == GraphOutputs::kMapOnly ? pattern + "_model_api" : pattern;
+}
+
+std::map<std::string, std::string> model_info_metadata(const ModelConfig& config, const NormStats& stats,
+                                                       GraphOutputs outputs) {
   const auto& p = config.preprocessing;
   std::map<std::string, std::string> info = {
       {"model_type", "AnomalyDetection"},
@@ -47,27 +53,29 @@ std::map<std::string, std::string> model_info_metadata(const ModelConfig& config
     info["mean_values"] = numbers({127.5, 127.5, 127.5});
     info["scale_values"] = numbers({127.5, 127.5, 127.5});
   }
-  std::map<std::string, std::string> metadata = threshold_metadata(stats);
+  std::map<std::string, std::string> metadata = threshold_metadata(stats, outputs);
   for (const auto& [key, value] : info) metadata["model_info " + key] = value;
   return metadata;
 }
 
-ExportSource export_source(const PatchModel& model, const std::optional<RoiLocator>& roi, const NormStats& stats) {
+ExportSource export_source(const PatchModel& model, const std::optional<RoiLocator>& roi, const NormStats& stats,
+                           GraphOutputs outputs) {
   ExportSource source;
+  source.outputs = outputs;
   source.backbone = &model.backbone();
   source.memory_bank = model.memory_bank();
   source.support = model.support();
   source.num_neighbors = model.config().num_neighbors;
   source.preprocessing = model.config().preprocessing;
   if (roi) source.metadata = roi->to_metadata();
-  for (const auto& [key, value] : model_info_metadata(model.config(), stats)) source.metadata[key] = value;
+  for (const auto& [key, value] : model_info_metadata(model.config(), stats, outputs)) source.metadata[key] = value;
   return source;
 }
 
 void export_model(const PatchModel& model, const std::optional<RoiLocator>& roi, const NormStats& stats,
                   const std::filesystem::path& model_dir, const std::string& pattern, ExportFormats formats,
-                  bool fp16) {
-  write_exports(export_source(model, roi, stats), model_dir, pattern, formats, fp16);
+                  bool fp16, GraphOutputs outputs) {
+  write_exports(export_source(model, roi, stats, outputs), model_dir, export_stem(pattern, outputs), formats, fp16);
 }
 
 }  // namespace patchcore

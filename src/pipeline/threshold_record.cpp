@@ -42,7 +42,9 @@ void store_threshold(const std::filesystem::path& model_dir, const ThresholdReco
   // config.yaml first, the exported files' model_info next, norm_stats.txt (what predict
   // reads) last: should a write fail, predict is unchanged.
   write_file_atomically(config_path, std::string(out.c_str()) + "\n");
-  update_export_metadata(model_dir, model_dir.filename().string(), threshold_metadata(stats));
+  for (const GraphOutputs outputs : {GraphOutputs::kMapAndScore, GraphOutputs::kMapOnly})
+    update_export_metadata(model_dir, export_stem(model_dir.filename().string(), outputs),
+                           threshold_metadata(stats, outputs));
   write_file_atomically(stats_path, format_norm_stats(stats));
 }
 

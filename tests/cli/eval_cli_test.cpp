@@ -183,6 +183,8 @@ TEST(EvalCli, MetricsEqualAnIndependentComputationOnMagneticTiles) {
   EXPECT_GT(m["image_auroc"].get<double>(), 0.5);  // a working model, not chance
 
   // --write-threshold f1 stores the F1-max threshold; predict then flags with it.
+  r = run("export --model " + model.string() + " --model-api --format ir");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
   const std::string bin_before = read_file(model / "tile.bin");
   const onnx::ModelProto onnx_before = read_onnx(model / "tile.onnx");
   r = run("eval --model " + model.string() + " --data-dir " + data.string() + " --output " +
@@ -208,6 +210,12 @@ TEST(EvalCli, MetricsEqualAnIndependentComputationOnMagneticTiles) {
     EXPECT_STREQ(info.child("pixel_threshold").attribute("value").value(), pixel);
     EXPECT_EQ(read_file(model / "tile.bin"), bin_before);
     EXPECT_TRUE(ir.child("net").child("layers")) << "the IR lost its topology";
+    // The Model API variant scores images by the map maximum: its image threshold is the pixel threshold.
+    pugi::xml_document api;
+    ASSERT_TRUE(api.load_file((model / "tile_model_api.xml").c_str()));
+    const auto api_info = api.child("net").child("rt_info").child("model_info");
+    EXPECT_STREQ(api_info.child("image_threshold").attribute("value").value(), pixel);
+    EXPECT_STREQ(api_info.child("pixel_threshold").attribute("value").value(), pixel);
   }
   const double f1_threshold = m["image_f1_max"]["threshold"].get<double>();
   EXPECT_TRUE(contains(read_file(model / "norm_stats.txt"), "image_threshold=")) << read_file(model / "norm_stats.txt");

@@ -21,6 +21,11 @@ struct Case {
   int64_t neighbors;
 };
 
+// What gtest (and ctest's test list) prints for a parameter, instead of its bytes.
+void PrintTo(const Case& c, std::ostream* os) {
+  *os << c.backbone << " " << c.size << "px k=" << c.neighbors;
+}
+
 class ExportGraphParity : public ::testing::TestWithParam<Case> {};
 
 TEST_P(ExportGraphParity, MatchesNativePipeline) {

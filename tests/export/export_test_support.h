@@ -188,6 +188,11 @@ struct RuntimeCase {
   bool fp16;
 };
 
+// What gtest (and ctest's test list) prints for a parameter, instead of its bytes.
+inline void PrintTo(const RuntimeCase& c, std::ostream* os) {
+  *os << c.backbone << " " << c.size << "px " << (c.fp16 ? "f16" : "f32");
+}
+
 inline auto runtime_cases() {
   return ::testing::Values(RuntimeCase{"resnet18", {"layer2", "layer3"}, 64, false},
                            RuntimeCase{"resnet18", {"layer2", "layer3"}, 64, true},

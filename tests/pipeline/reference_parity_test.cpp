@@ -17,6 +17,9 @@ struct Case {
   std::vector<std::string> layers;
 };
 
+// What gtest (and ctest's test list) prints for a parameter, instead of its bytes.
+void PrintTo(const Case& c, std::ostream* os) { *os << c.file; }
+
 class ReferenceParity : public ::testing::TestWithParam<Case> {};
 
 TEST_P(ReferenceParity, ImageScoresAndMapsMatchTheReference) {
