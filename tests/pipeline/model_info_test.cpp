@@ -29,19 +29,21 @@ std::map<std::string, std::string> ir_model_info(const fs::path& xml_path) {
   return info;
 }
 
-TEST(ModelInfo, IrAndOnnxCarryThresholdsAndPreprocessing) {
-  testing::TempDir dir;
-  TrainOptions o = testing::holdout_train_options(dir.path());
+// A model with held-out thresholds, exported: `dir`/out/wire.
+fs::path train_exported_model(const fs::path& dir) {
+  TrainOptions o = testing::holdout_train_options(dir);
   o.export_model = true;
   train(o);
-  const fs::path model = dir.path() / "out/wire";
+  return dir / "out/wire";
+}
+
+TEST(ModelInfo, IrAndOnnxCarryThresholdsAndPreprocessing) {
+  testing::TempDir dir;
+  const fs::path model = train_exported_model(dir.path());
   const NormStats stats = read_norm_stats(model / "norm_stats.txt");
   ASSERT_TRUE(stats.image_threshold && stats.pixel_threshold);
 
-  pugi::xml_document xml;
-  ASSERT_TRUE(xml.load_file((model / "wire.xml").c_str()));
-  std::map<std::string, std::string> ir;
-  for (auto n : xml.child("net").child("rt_info").child("model_info").children()) ir[n.name()] = n.attribute("value").value();
+  auto ir = ir_model_info(model / "wire.xml");
 
   onnx::ModelProto proto;
   std::ifstream f(model / "wire.onnx", std::ios::binary);
@@ -69,10 +71,7 @@ TEST(ModelInfo, IrAndOnnxCarryThresholdsAndPreprocessing) {
 // pixel threshold as image threshold.
 TEST(ModelInfo, ModelApiVariantHasOneOutputAndScoresByTheMapMaximum) {
   testing::TempDir dir;
-  TrainOptions o = testing::holdout_train_options(dir.path());
-  o.export_model = true;
-  train(o);
-  const fs::path model = dir.path() / "out/wire";
+  const fs::path model = train_exported_model(dir.path());
   const NormStats stats = read_norm_stats(model / "norm_stats.txt");
   const Checkpoint checkpoint = load_checkpoint(model / ModelFolder::kCheckpoint);
   export_model(patch_model_of(checkpoint), checkpoint.roi, stats, model, "wire", ExportFormats::kAll, false,
