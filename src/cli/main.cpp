@@ -1,4 +1,5 @@
 // patchcore: train, predict and export PatchCore anomaly-detection models.
+#include <csignal>
 #include <iostream>
 #include <vector>
 
@@ -7,6 +8,9 @@
 #include "pipeline/build_info.h"
 
 int main(int argc, char** argv) {
+  // Past a file-size limit (ulimit -f) a write then fails with EFBIG, which the writers report
+  // as an error naming the file, instead of the signal killing the process mid-write.
+  std::signal(SIGXFSZ, SIG_IGN);
   CLI::App app{"patchcore " + patchcore::patchcore_version() +
                " - PatchCore visual anomaly detection: train on good parts, predict anomalies"};
   app.require_subcommand(1);

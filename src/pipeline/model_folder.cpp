@@ -1,6 +1,13 @@
 #include "pipeline/model_folder.h"
 
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <iostream>
 
 #include "io/error.h"
 
@@ -8,12 +15,57 @@ namespace patchcore {
 
 namespace fs = std::filesystem;
 
+namespace {
+
+std::string partial_prefix(const fs::path& final_dir) { return "." + final_dir.filename().string() + ".partial-"; }
+std::string previous_prefix(const fs::path& final_dir) { return final_dir.filename().string() + ".previous-"; }
+
+// The PID a leftover's name ends with, when that process no longer runs.
+bool left_by_dead_process(const std::string& name, const std::string& prefix) {
+  if (name.rfind(prefix, 0) != 0) return false;
+  const std::string digits = name.substr(prefix.size());
+  if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos) return false;
+  const pid_t pid = static_cast<pid_t>(std::stol(digits));
+  return pid != ::getpid() && ::kill(pid, 0) != 0 && errno == ESRCH;
+}
+
+// Removes what killed runs for `final_dir` left beside it; restores a "previous" model when a run
+// was killed between moving the old model aside and moving the new one in (fallback commit only).
+void clean_up_after_killed_runs(const fs::path& parent, const fs::path& final_dir) {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(parent, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (left_by_dead_process(name, previous_prefix(final_dir))) {
+      if (!fs::exists(final_dir)) {
+        fs::rename(entry.path(), final_dir, ec);
+        std::cerr << "[patchcore] restored " << final_dir.string() << " from " << name
+                  << " (a run was killed while replacing it)\n";
+        continue;
+      }
+      fs::remove_all(entry.path(), ec);
+    } else if (left_by_dead_process(name, partial_prefix(final_dir))) {
+      fs::remove_all(entry.path(), ec);
+      std::cerr << "[patchcore] removed " << name << ", left by a training run that was killed\n";
+    }
+  }
+}
+
+// Swaps two existing paths atomically; false where the file system cannot (EINVAL, ENOSYS).
+bool exchange(const fs::path& a, const fs::path& b) {
+  if (::renameat2(AT_FDCWD, a.c_str(), AT_FDCWD, b.c_str(), RENAME_EXCHANGE) == 0) return true;
+  if (errno == EINVAL || errno == ENOSYS) return false;
+  throw UserError("cannot replace " + b.string() + ": " + std::strerror(errno));
+}
+
+}  // namespace
+
 StagedFolder::StagedFolder(fs::path final_dir) : final_(std::move(final_dir)) {
   const fs::path parent = final_.parent_path().empty() ? fs::path(".") : final_.parent_path();
   std::error_code ec;
   fs::create_directories(parent, ec);
   if (ec) throw UserError("cannot create output folder " + parent.string() + ": " + ec.message());
-  staging_ = parent / ("." + final_.filename().string() + ".partial-" + std::to_string(::getpid()));
+  clean_up_after_killed_runs(parent, final_);
+  staging_ = parent / (partial_prefix(final_) + std::to_string(::getpid()));
   fs::remove_all(staging_, ec);
   fs::create_directory(staging_, ec);
   if (ec) throw UserError("cannot create " + staging_.string() + ": " + ec.message() + " (is the output folder writable?)");
@@ -27,10 +79,14 @@ StagedFolder::~StagedFolder() {
 
 void StagedFolder::commit() {
   std::error_code ec;
+  if (fs::exists(final_) && exchange(staging_, final_)) {
+    committed_ = true;
+    fs::remove_all(staging_, ec);  // now the old model; a kill here leaves a stale partial folder
+    return;
+  }
   fs::path previous;
-  if (fs::exists(final_)) {
-    previous = final_;
-    previous += ".previous-" + std::to_string(::getpid());
+  if (fs::exists(final_)) {  // file systems without RENAME_EXCHANGE: two renames
+    previous = final_.parent_path() / (previous_prefix(final_) + std::to_string(::getpid()));
     fs::rename(final_, previous, ec);
     if (ec) throw UserError("cannot replace " + final_.string() + ": " + ec.message());
   }

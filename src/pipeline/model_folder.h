@@ -13,7 +13,12 @@ struct ModelFolder {
 
 // A temporary sibling folder that becomes `final_dir` on commit(); if commit() is
 // never reached (exception), the temporary folder is deleted and `final_dir` is
-// untouched. An existing `final_dir` is replaced only once the new one is complete.
+// untouched. An existing `final_dir` is replaced only once the new one is complete, by one
+// atomic exchange of the two folders (renameat2 RENAME_EXCHANGE), so a process killed at any
+// point leaves either the old or the new model at `final_dir`, never neither.
+// Leftovers of killed runs (".PATTERN.partial-PID" / "PATTERN.previous-PID" of a PID that no
+// longer runs) are removed when the next StagedFolder for the same `final_dir` is made; a
+// "previous" folder is first moved back when `final_dir` itself is missing.
 class StagedFolder {
  public:
   explicit StagedFolder(std::filesystem::path final_dir);

@@ -4,9 +4,23 @@
 
 #include <array>
 #include <cstdio>
+#include <filesystem>
 #include <string>
 
+#include "pipeline/demo_dataset.h"
+
 namespace patchcore::testing {
+
+// The small demo data set the CLI tests train on: 8 good training images, 2 good and one of each
+// defect type to test, 80x80.
+inline void write_cli_demo_data(const std::filesystem::path& dir) {
+  DemoDatasetOptions d;
+  d.train_images = 8;
+  d.test_good = 2;
+  d.test_per_defect = 1;
+  d.size = 80;
+  write_demo_dataset(dir, d);
+}
 
 struct RunResult {
   int exit_code;

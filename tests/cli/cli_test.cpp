@@ -20,14 +20,7 @@ using testing::TempDir;
 
 class CliTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    DemoDatasetOptions d;
-    d.train_images = 8;
-    d.test_good = 2;
-    d.test_per_defect = 1;
-    d.size = 80;
-    write_demo_dataset(dir_.path() / "data", d);
-  }
+  void SetUp() override { testing::write_cli_demo_data(dir_.path() / "data"); }
   std::string train_args(const std::string& backbone = "resnet18", const std::string& weights = "random:1") const {
     return "train --data-dir " + (dir_.path() / "data").string() + " --output " + (dir_.path() / "out").string() +
            " --pattern-name wire --image-size 64 64 --coreset-ratio 0.5 --quiet --backbone " + backbone +

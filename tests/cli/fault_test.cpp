@@ -1,0 +1,95 @@
+// Faults during training, as a user or the machine causes them: the process killed (kill -9) at
+// random points, the file-size limit reached while writing. The previous model must stay intact
+// and loadable, and nothing half-written may be left behind for a later run to trip over.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include "cli_support.h"
+#include "patchcore/model.h"
+#include "test_support.h"
+
+namespace patchcore {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::contains;
+using testing::run_shell;
+using testing::TempDir;
+
+// Names in `dir` that start with `prefix`.
+std::vector<std::string> entries_starting_with(const fs::path& dir, const std::string& prefix) {
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.path().filename().string().rfind(prefix, 0) == 0) names.push_back(e.path().filename().string());
+  return names;
+}
+
+class FaultTest : public ::testing::Test {
+ protected:
+  void SetUp() override { testing::write_cli_demo_data(dir_.path() / "data"); }
+  std::string train_command() const {
+    return std::string(PATCHCORE_CLI) + " train --data-dir " + (dir_.path() / "data").string() + " --output " +
+           out().string() + " --pattern-name wire --image-size 64 64 --coreset-ratio 0.5 --quiet " +
+           "--backbone resnet18 --weights random:1";
+  }
+  fs::path out() const { return dir_.path() / "out"; }
+  fs::path model() const { return out() / "wire"; }
+  TempDir dir_;
+};
+
+TEST_F(FaultTest, TrainingKilledAtAnyPointLeavesALoadableModelAndNoLeftovers) {
+  auto start = std::chrono::steady_clock::now();
+  auto first = run_shell(train_command());
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  const double run_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  // Kill points spread over a whole run (start-up, extraction, coreset, writing, renaming).
+  for (double fraction : {0.05, 0.2, 0.35, 0.5, 0.65, 0.8, 0.9, 0.95, 0.99, 1.05}) {
+    const pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      execl("/bin/sh", "sh", "-c", ("exec " + train_command() + " >/dev/null 2>&1").c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(static_cast<int64_t>(run_ms * fraction * 1000)));
+    kill(pid, SIGKILL);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    SCOPED_TRACE("killed at " + std::to_string(fraction) + " of a run");
+    // The old or the new model, complete: Model::load reads every tensor of the checkpoint.
+    EXPECT_NO_THROW(Model::load(model()));
+    for (const char* file : {"checkpoint.safetensors", "norm_stats.txt", "config.yaml", "wire.onnx", "wire.xml"})
+      EXPECT_TRUE(fs::exists(model() / file)) << file;
+    EXPECT_TRUE(entries_starting_with(out(), "wire.previous-").empty());
+    EXPECT_LE(entries_starting_with(out(), ".wire.partial-").size(), 1u);  // at most the killed run's
+  }
+  // The next run removes what killed runs left.
+  auto last = run_shell(train_command() + " 2>&1");
+  ASSERT_EQ(last.exit_code, 0) << last.output;
+  EXPECT_TRUE(entries_starting_with(out(), ".wire.partial-").empty());
+  EXPECT_EQ(entries_starting_with(out(), "").size(), 1u) << "only the model folder remains";
+  EXPECT_NO_THROW(Model::load(model()));
+}
+
+TEST_F(FaultTest, FileSizeLimitIsAClearErrorAndKeepsTheOldModel) {
+  auto first = run_shell(train_command());
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  const std::string checkpoint = testing::read_file(model() / "checkpoint.safetensors");
+  ASSERT_GT(checkpoint.size(), 2u << 20);
+  // 1 MiB per file (ulimit -f counts 1024-byte blocks), less than the checkpoint needs: the disk
+  // is "full" in the middle of writing it.
+  auto limited = run_shell("ulimit -f 1024; " + train_command());
+  EXPECT_EQ(limited.exit_code, 1) << limited.output;
+  EXPECT_TRUE(contains(limited.output, "failed writing")) << limited.output;
+  EXPECT_TRUE(contains(limited.output, "checkpoint.safetensors")) << limited.output;
+  EXPECT_TRUE(contains(limited.output, "disk full")) << limited.output;
+  EXPECT_EQ(testing::read_file(model() / "checkpoint.safetensors"), checkpoint);
+  EXPECT_NO_THROW(Model::load(model()));
+  EXPECT_EQ(entries_starting_with(out(), "").size(), 1u) << "nothing half-written is left";
+}
+
+}  // namespace
+}  // namespace patchcore
