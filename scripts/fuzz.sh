@@ -10,13 +10,12 @@
 #
 #   bash scripts/fuzz.sh [SECONDS]          FUZZ_TARGETS="safetensors image" to run some only
 #   bash scripts/fuzz.sh --ci               (.ci/run) a fixed number of runs from a fixed seed per
-#                                           target, so that CI is reproducible; not the image target
-#                                           while its known finding is open (docs/reliability.md)
+#                                           target, so that CI is reproducible
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${FUZZ_BUILD_DIR:-build-fuzz}
 if [[ ${1:-} == --ci ]]; then
-  targets=(${FUZZ_TARGETS:-safetensors norm_stats tfjs})
+  targets=(${FUZZ_TARGETS:-safetensors norm_stats tfjs image})
   limits=(-seed=1 -runs=30000)
 else
   targets=(${FUZZ_TARGETS:-safetensors norm_stats tfjs image})

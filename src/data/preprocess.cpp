@@ -3,8 +3,10 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include <fstream>
 #include <system_error>
 
+#include "data/image_header.h"
 #include "io/error.h"
 
 namespace patchcore {
@@ -55,6 +57,25 @@ cv::Mat to_bgr3(const cv::Mat& image) {
   return bgr;
 }
 
+namespace {
+
+// Refuses a file whose header declares more than kMaxImagePixels, before anything is decoded.
+void refuse_too_many_pixels(const std::filesystem::path& path) {
+  constexpr size_t kHeadBytes = 256 * 1024;
+  std::string head(kHeadBytes, '\0');
+  std::ifstream file(path, std::ios::binary);
+  file.read(head.data(), static_cast<std::streamsize>(head.size()));
+  head.resize(static_cast<size_t>(file.gcount()));
+  const auto declared = declared_image_size(head);
+  if (declared && static_cast<int64_t>(declared->width) * declared->height > kMaxImagePixels)
+    throw UserError("image file " + path.string() + " declares " + std::to_string(declared->width) + " x " +
+                    std::to_string(declared->height) + " pixels, more than the " +
+                    std::to_string(kMaxImagePixels / 1'000'000) +
+                    " megapixels patchcore decodes (a corrupt or hostile file, or a scan to cut into parts first)");
+}
+
+}  // namespace
+
 cv::Mat read_image_bgr(const std::filesystem::path& path) {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec))
@@ -64,6 +85,7 @@ cv::Mat read_image_bgr(const std::filesystem::path& path) {
   const auto size = std::filesystem::file_size(path, ec);
   if (ec) throw UserError("cannot read image file " + path.string() + ": " + ec.message());
   if (size == 0) throw UserError("image file " + path.string() + " is an empty file (0 bytes)");
+  refuse_too_many_pixels(path);
   cv::Mat image;
   try {
     image = cv::imread(path.string(), cv::IMREAD_UNCHANGED);
