@@ -33,11 +33,13 @@ Command add_export_command(CLI::App& app) {
             if (!fs::is_directory(dir))
               throw UserError("model folder " + dir.string() + " does not exist; pass OUTPUT/PATTERN of `patchcore train`");
             const std::string pattern = (dir.filename().empty() ? dir.parent_path() : dir).filename().string();
+            verify_manifest(dir, {ModelFolder::kCheckpoint, ModelFolder::kNormStats});
             const Checkpoint checkpoint = load_checkpoint(dir / ModelFolder::kCheckpoint);
             const NormStats stats = read_norm_stats(dir / ModelFolder::kNormStats);
             const auto outputs = o->model_api ? GraphOutputs::kMapOnly : GraphOutputs::kMapAndScore;
             export_model(patch_model_of(checkpoint), checkpoint.roi, stats, dir, pattern,
                          export_formats_from_string(o->format), o->fp16, outputs);
+            write_manifest(dir);
             for (const char* ext : {".onnx", ".xml", ".bin"}) {
               const fs::path file = dir / (export_stem(pattern, outputs) + ext);
               if (fs::exists(file))

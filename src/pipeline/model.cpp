@@ -28,6 +28,7 @@ Model& Model::operator=(Model&&) noexcept = default;
 Model Model::load(const std::filesystem::path& dir) {
   if (!std::filesystem::is_directory(dir))
     throw UserError("model folder " + dir.string() + " does not exist; pass the OUTPUT/PATTERN folder written by `patchcore train`");
+  verify_manifest(dir, {ModelFolder::kCheckpoint, ModelFolder::kNormStats});
   Checkpoint checkpoint = load_checkpoint(dir / ModelFolder::kCheckpoint);
   NormStats stats = read_norm_stats(dir / ModelFolder::kNormStats);
   return Model(std::make_unique<const Impl>(Impl{patch_model_of(checkpoint), stats, checkpoint.roi}));

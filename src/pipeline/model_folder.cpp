@@ -9,7 +9,14 @@
 #include <cstring>
 #include <iostream>
 
+#include <algorithm>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "io/atomic_file.h"
 #include "io/error.h"
+#include "io/sha256.h"
 
 namespace patchcore {
 
@@ -97,6 +104,58 @@ void StagedFolder::commit() {
   }
   committed_ = true;
   if (!previous.empty()) fs::remove_all(previous, ec);
+}
+
+namespace {
+
+std::string sha256_of(const fs::path& file) {
+  Sha256 hash;
+  hash.add_file(file);
+  return hash.hex();
+}
+
+// Relative path -> hex digest, as sha256sum writes it (text mode: two spaces).
+std::map<std::string, std::string> read_manifest(const fs::path& manifest) {
+  std::ifstream in(manifest);
+  std::map<std::string, std::string> digests;
+  std::string line;
+  while (std::getline(in, line)) {
+    const auto gap = line.find("  ");
+    if (gap != 64 || line.find_first_not_of("0123456789abcdef") < 64)
+      throw UserError(manifest.string() + " is damaged (a line is not \"<sha256>  <file>\"); copy the model folder again");
+    digests[line.substr(gap + 2)] = line.substr(0, gap);
+  }
+  return digests;
+}
+
+}  // namespace
+
+void write_manifest(const fs::path& dir) {
+  std::vector<std::string> files;
+  for (const auto& entry : fs::recursive_directory_iterator(dir))
+    if (entry.is_regular_file() && entry.path().filename() != ModelFolder::kManifest &&
+        entry.path().filename().string().find(".tmp.") == std::string::npos)
+      files.push_back(fs::relative(entry.path(), dir).generic_string());
+  std::sort(files.begin(), files.end());
+  std::ostringstream out;
+  for (const auto& file : files) out << sha256_of(dir / file) << "  " << file << "\n";
+  write_file_atomically(dir / ModelFolder::kManifest, out.str());
+}
+
+void verify_manifest(const fs::path& dir, const std::vector<std::string>& files) {
+  const fs::path manifest = dir / ModelFolder::kManifest;
+  if (!fs::exists(manifest)) return;
+  const auto digests = read_manifest(manifest);
+  for (const auto& file : files) {
+    const auto listed = digests.find(file);
+    if (listed == digests.end()) continue;
+    if (!fs::exists(dir / file))
+      throw UserError("model folder " + dir.string() + " lacks " + file + ", which " + ModelFolder::kManifest +
+                      " lists; copy the whole folder again");
+    if (sha256_of(dir / file) != listed->second)
+      throw UserError((dir / file).string() + " does not match its SHA-256 in " + ModelFolder::kManifest +
+                      ": the file was changed or damaged after it was written; copy the model folder again or retrain");
+  }
 }
 
 }  // namespace patchcore

@@ -2,6 +2,7 @@
 // Layout of a model folder OUTPUT/PATTERN and its atomic creation.
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace patchcore {
 
@@ -9,7 +10,19 @@ struct ModelFolder {
   static constexpr const char* kCheckpoint = "checkpoint.safetensors";
   static constexpr const char* kConfig = "config.yaml";
   static constexpr const char* kNormStats = "norm_stats.txt";
+  // SHA-256 of every other file of the folder, in `sha256sum` format ("<hex>  <relative path>"),
+  // so `sha256sum -c SHA256SUMS` checks a copied folder too.
+  static constexpr const char* kManifest = "SHA256SUMS";
 };
+
+// (Re)writes `dir`/SHA256SUMS over every regular file below `dir` but itself. Called last by
+// whatever changes the folder (train, export, eval --write-threshold).
+void write_manifest(const std::filesystem::path& dir);
+
+// Checks `files` (paths relative to `dir`) against `dir`/SHA256SUMS. Throws UserError naming
+// the first file that is listed but missing or whose SHA-256 differs. A folder without a
+// manifest (written before it existed) and files it does not list are not checked.
+void verify_manifest(const std::filesystem::path& dir, const std::vector<std::string>& files);
 
 // A temporary sibling folder that becomes `final_dir` on commit(); if commit() is
 // never reached (exception), the temporary folder is deleted and `final_dir` is

@@ -46,6 +46,7 @@ void store_threshold(const std::filesystem::path& model_dir, const ThresholdReco
     update_export_metadata(model_dir, export_stem(model_dir.filename().string(), outputs),
                            threshold_metadata(stats, outputs));
   write_file_atomically(stats_path, format_norm_stats(stats));
+  write_manifest(model_dir);
 }
 
 }  // namespace patchcore

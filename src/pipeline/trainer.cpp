@@ -323,6 +323,7 @@ void write_model_folder(const TrainOptions& options, const Checkpoint& checkpoin
   }
   report.total_seconds = seconds_since(start);
   write_file_atomically(folder.path() / ModelFolder::kConfig, write_config_yaml(options, checkpoint, report));
+  write_manifest(folder.path());
   folder.commit();
 }
 

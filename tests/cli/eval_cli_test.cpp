@@ -216,6 +216,9 @@ TEST(EvalCli, MetricsEqualAnIndependentComputationOnMagneticTiles) {
     const auto api_info = api.child("net").child("rt_info").child("model_info");
     EXPECT_STREQ(api_info.child("image_threshold").attribute("value").value(), pixel);
     EXPECT_STREQ(api_info.child("pixel_threshold").attribute("value").value(), pixel);
+    // ... and SHA256SUMS follows the rewritten files.
+    const auto sums = run_shell("cd " + model.string() + " && sha256sum --check --strict --quiet SHA256SUMS");
+    EXPECT_EQ(sums.exit_code, 0) << sums.output;
   }
   const double f1_threshold = m["image_f1_max"]["threshold"].get<double>();
   EXPECT_TRUE(contains(read_file(model / "norm_stats.txt"), "image_threshold=")) << read_file(model / "norm_stats.txt");

@@ -6,9 +6,11 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <fstream>
 #include <thread>
 
 #include "cli_support.h"
+#include "io/error.h"
 #include "patchcore/model.h"
 #include "test_support.h"
 
@@ -89,6 +91,38 @@ TEST_F(FaultTest, FileSizeLimitIsAClearErrorAndKeepsTheOldModel) {
   EXPECT_EQ(testing::read_file(model() / "checkpoint.safetensors"), checkpoint);
   EXPECT_NO_THROW(Model::load(model()));
   EXPECT_EQ(entries_starting_with(out(), "").size(), 1u) << "nothing half-written is left";
+}
+
+// Every file of the model folder has its SHA-256 in SHA256SUMS (sha256sum format, checked here
+// by coreutils' own sha256sum); predict and export refuse a damaged checkpoint and name it.
+TEST_F(FaultTest, DamagedModelFilesAreNamedByPredictAndExport) {
+  auto trained = run_shell(train_command());
+  ASSERT_EQ(trained.exit_code, 0) << trained.output;
+  const std::string check = "cd " + model().string() + " && sha256sum --check --strict --quiet SHA256SUMS";
+  auto checked = run_shell(check);
+  EXPECT_EQ(checked.exit_code, 0) << checked.output;
+  EXPECT_TRUE(contains(testing::read_file(model() / "SHA256SUMS"), "  wire.onnx\n"));
+  // export rewrites files and the manifest with them.
+  auto exported = testing::run("export --model " + model().string() + " --fp16");
+  ASSERT_EQ(exported.exit_code, 0) << exported.output;
+  checked = run_shell(check);
+  EXPECT_EQ(checked.exit_code, 0) << checked.output;
+
+  // One flipped byte in the middle of the checkpoint (same size).
+  const fs::path checkpoint = model() / "checkpoint.safetensors";
+  std::string bytes = testing::read_file(checkpoint);
+  bytes[bytes.size() / 2] = static_cast<char>(bytes[bytes.size() / 2] ^ 0x40);
+  std::ofstream(checkpoint, std::ios::binary | std::ios::trunc) << bytes;
+  const auto predicted = testing::run("predict --model " + model().string() + " --input " +
+                                      (dir_.path() / "data/test").string() + " --output " + (dir_.path() / "pred").string());
+  EXPECT_EQ(predicted.exit_code, 1) << predicted.output;
+  EXPECT_TRUE(contains(predicted.output, checkpoint.string() + " does not match its SHA-256")) << predicted.output;
+  const auto reexported = testing::run("export --model " + model().string());
+  EXPECT_EQ(reexported.exit_code, 1) << reexported.output;
+  EXPECT_TRUE(contains(reexported.output, "does not match its SHA-256")) << reexported.output;
+
+  fs::remove(model() / "norm_stats.txt");
+  EXPECT_THROW(Model::load(model()), UserError);
 }
 
 }  // namespace

@@ -17,6 +17,7 @@
 #include "data/preprocess.h"
 #include "head/norm_stats.h"
 #include "io/safetensors.h"
+#include "patchcore/model.h"
 
 namespace patchcore::fuzz {
 
@@ -48,6 +49,21 @@ inline void load_tfjs(const std::string& input) {
   tfjs_sha256(model_json);
 }
 
+// Model folder input: checkpoint.safetensors, then "\n--norm_stats--\n" and norm_stats.txt.
+// Model::load reads both and builds the model (backbone, search index, support table); a
+// model that loads then predicts one small image, so a checkpoint whose tensors pass the
+// loader but disagree with each other is caught too.
+inline void load_model(const std::string& input) {
+  const std::string separator = "\n--norm_stats--\n";
+  const auto cut = input.find(separator);
+  const auto dir = scratch_dir() / "model";
+  std::filesystem::create_directories(dir);
+  write_input("model/checkpoint.safetensors", input.substr(0, cut));
+  write_input("model/norm_stats.txt", cut == std::string::npos ? std::string() : input.substr(cut + separator.size()));
+  const Model model = Model::load(dir);
+  model.predict(cv::Mat(40, 40, CV_8UC3, cv::Scalar(90, 120, 150)));
+}
+
 // Fuzz target name (tests/fuzz/corpus/<name>/) -> loader.
 inline const std::map<std::string, std::function<void(const std::string&)>>& loaders() {
   static const std::map<std::string, std::function<void(const std::string&)>> table = {
@@ -55,6 +71,7 @@ inline const std::map<std::string, std::function<void(const std::string&)>>& loa
       {"norm_stats", [](const std::string& in) { read_norm_stats(write_input("norm_stats.txt", in)); }},
       {"tfjs", load_tfjs},
       {"image", [](const std::string& in) { read_image_bgr(write_input("input.img", in)); }},
+      {"model", load_model},
   };
   return table;
 }
