@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <set>
 
 #include "cli/commands.h"
 #include "cli/threads.h"
@@ -21,15 +22,25 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// "test/crack/001.png" below the input folder -> "test__crack__001": unique names
-// for the files written per image, even when sub-folders repeat file names.
-std::string output_stem(const fs::path& image, const fs::path& input_root) {
-  // lexically: fs::relative resolves symbolic links, which turns a linked image into "..__..__<target path>"
-  fs::path relative = fs::is_directory(input_root) ? image.lexically_relative(input_root) : image.filename();
-  relative.replace_extension();
-  std::string stem = relative.generic_string();
-  for (size_t pos = 0; (pos = stem.find('/', pos)) != std::string::npos;) stem.replace(pos, 1, "__");
-  return stem;
+// "test/crack/001.png" below the input folder -> "test__crack__001": one flat name per image for
+// the files written about it, always inside the output folder (no '/' left, and the input
+// lister yields no ".." components). Names that would repeat ("001.png" beside "001.jpg", or
+// "a/b.png" beside "a__b.png") get "~2", "~3", ... in input order, so no result overwrites another.
+std::vector<std::string> output_stems(const std::vector<fs::path>& images, const fs::path& input_root) {
+  std::vector<std::string> stems;
+  std::set<std::string> used;
+  const bool folder = fs::is_directory(input_root);
+  for (const auto& image : images) {
+    // lexically: fs::relative resolves symbolic links, which turns a linked image into "..__..__<target path>"
+    fs::path relative = folder ? image.lexically_relative(input_root) : image.filename();
+    relative.replace_extension();
+    std::string stem = relative.generic_string();
+    for (size_t pos = 0; (pos = stem.find('/', pos)) != std::string::npos;) stem.replace(pos, 1, "__");
+    std::string unique = stem;
+    for (int n = 2; !used.insert(unique).second; ++n) unique = stem + "~" + std::to_string(n);
+    stems.push_back(unique);
+  }
+  return stems;
 }
 
 // ROI models: the heat map over the located ROI only, on the full image, with the ROI
@@ -77,6 +88,7 @@ Command add_predict_command(CLI::App& app) {
             const Model model = Model::load(o->model_dir);
             const double threshold = o->threshold >= 0 ? o->threshold : model.threshold();
             const auto images = find_input_images(o->input);
+            const auto stems = output_stems(images, o->input);
             std::error_code ec;
             fs::create_directories(o->output / "overlays", ec);
             if (o->save_maps) fs::create_directories(o->output / "maps", ec);
@@ -97,11 +109,12 @@ Command add_predict_command(CLI::App& app) {
               for (size_t k = 0; k < count; ++k) {
                 const auto& path = images[first + k];
                 const auto& p = predictions[k];
-                const std::string stem = output_stem(path, o->input);
+                const std::string& stem = stems[first + k];
                 if (!p.roi_found) {  // not scored: the part was not found where the ROI should be
                   ++roi_missing;
                   std::printf("%-60s %12s  ROI NOT FOUND (match %.3f)\n", path.string().c_str(), "-", p.roi_score);
-                  results.push_back({{"image", path.string()}, {"roi_found", false}, {"roi_score", p.roi_score}});
+                  results.push_back({{"image", path.string()}, {"overlay", "overlays/" + stem + ".png"},
+                                     {"roi_found", false}, {"roi_score", p.roi_score}});
                   write_image(o->output / "overlays" / (stem + ".png"),
                               roi_overlay(batch[k], p, pixel_scale, roi_threshold));
                   continue;
@@ -109,7 +122,8 @@ Command add_predict_command(CLI::App& app) {
                 const bool is_anomalous = p.score > threshold;
                 anomalous += is_anomalous;
                 std::printf("%-60s %12.4f  %s\n", path.string().c_str(), p.score, is_anomalous ? "ANOMALOUS" : "ok");
-                nlohmann::json entry = {{"image", path.string()}, {"score", p.score}, {"anomalous", is_anomalous}};
+                nlohmann::json entry = {{"image", path.string()}, {"overlay", "overlays/" + stem + ".png"},
+                                        {"score", p.score}, {"anomalous", is_anomalous}};
                 if (roi) {
                   entry["roi_found"] = true;
                   entry["roi_score"] = p.roi_score;

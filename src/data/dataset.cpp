@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <set>
 #include <string>
 #include <system_error>
 
@@ -67,10 +68,18 @@ std::vector<fs::path> find_input_images(const fs::path& file_or_dir) {
   std::vector<fs::path> found;
   const auto options = fs::directory_options::follow_directory_symlink |
                        fs::directory_options::skip_permission_denied;
+  // Linked folders are followed, each folder once: a link back up the tree is not a loop.
+  std::set<fs::path> visited = {fs::canonical(file_or_dir, ec)};
   for (fs::recursive_directory_iterator it(file_or_dir, options, ec), end; !ec && it != end;
        it.increment(ec)) {
     std::error_code type_ec;
-    if (it->is_regular_file(type_ec) && is_image_file(it->path())) found.push_back(it->path());
+    if (it->is_directory(type_ec)) {
+      std::error_code canonical_ec;
+      const fs::path real = fs::canonical(it->path(), canonical_ec);
+      if (canonical_ec || !visited.insert(real).second) it.disable_recursion_pending();
+    } else if (it->is_regular_file(type_ec) && is_image_file(it->path())) {
+      found.push_back(it->path());
+    }
   }
   if (ec)
     throw UserError("cannot list folder " + file_or_dir.string() + ": " + ec.message());

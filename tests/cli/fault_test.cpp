@@ -9,6 +9,11 @@
 #include <fstream>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
+
+#include <set>
+
 #include "cli_support.h"
 #include "io/error.h"
 #include "patchcore/model.h"
@@ -123,6 +128,42 @@ TEST_F(FaultTest, DamagedModelFilesAreNamedByPredictAndExport) {
 
   fs::remove(model() / "norm_stats.txt");
   EXPECT_THROW(Model::load(model()), UserError);
+}
+
+// Input trees are outside data: names that collide once flattened, a folder linked from
+// elsewhere, dot names. Every file predict writes stays inside --output, one per image.
+TEST_F(FaultTest, PredictWritesOneFilePerImageAndOnlyInsideTheOutputFolder) {
+  auto trained = run_shell(train_command());
+  ASSERT_EQ(trained.exit_code, 0) << trained.output;
+  const cv::Mat image = cv::imread((dir_.path() / "data/test/good/000.png").string());
+  ASSERT_FALSE(image.empty());
+  const fs::path input = dir_.path() / "input", outside = dir_.path() / "outside";
+  fs::create_directories(input / "a");
+  fs::create_directories(outside);
+  for (const fs::path& p : {input / "a/b.png", input / "a__b.png", input / "x.png", input / "x.jpg",
+                            input / "..png", outside / "img.png"})
+    ASSERT_TRUE(cv::imwrite(p.string(), image)) << p;
+  fs::create_directory_symlink(outside, input / "linked");
+  fs::create_directory_symlink(input, input / "a" / "back_up");  // a loop: listed once, not 40 times
+  const fs::path output = dir_.path() / "pred";
+  const auto predicted = testing::run("predict --model " + model().string() + " --input " + input.string() +
+                                      " --output " + output.string() + " --save-maps");
+  ASSERT_EQ(predicted.exit_code, 0) << predicted.output;
+
+  const auto results = nlohmann::json::parse(testing::read_file(output / "results.json"));
+  ASSERT_EQ(results.size(), 6u);
+  std::set<std::string> overlays;
+  for (const auto& r : results) overlays.insert(r.at("overlay").get<std::string>());
+  EXPECT_EQ(overlays.size(), 6u) << "two images share an output name";
+  for (const auto& overlay : overlays) EXPECT_TRUE(fs::exists(output / overlay)) << overlay;
+  const std::string root = fs::canonical(output).string() + "/";
+  size_t written = 0;
+  for (const auto& e : fs::recursive_directory_iterator(output)) {
+    EXPECT_EQ(fs::canonical(e.path()).string().rfind(root, 0), 0u) << e.path();
+    written += e.is_regular_file();
+  }
+  EXPECT_EQ(written, 1 + 6 + 6u);  // results.json, an overlay and a map per image
+  EXPECT_EQ(std::distance(fs::directory_iterator(outside), fs::directory_iterator()), 1);  // nothing added there
 }
 
 }  // namespace
