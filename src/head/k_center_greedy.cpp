@@ -99,6 +99,22 @@ class PrunedGreedy {
     ++stats_.steps;
   }
 
+  // Makes `row` a centre the caller chose (an earlier selection being continued): it is
+  // selected, not a candidate any more.
+  void add_given_centre(int64_t row) {
+    if (!clusters_.empty()) {
+      if (owner_[row] < 0) throw std::invalid_argument("k_center_greedy: initial centre " + std::to_string(row) + " given twice");
+      // Its computed distance to every centre is at least its min_d.
+      farthest_min_d_ = min_d_[row];
+      Cluster& k = clusters_[owner_[row]];
+      k.rows.erase(std::find(k.rows.begin(), k.rows.end(), static_cast<int32_t>(row)));
+      refresh(k);
+    }
+    min_d_[row] = -1.0f;
+    owner_[row] = -1;
+    add_centre(row);
+  }
+
   // The farthest unselected row (lowest index on ties); it is marked selected.
   int64_t take_farthest() {
     auto t = Clock::now();
@@ -276,12 +292,15 @@ class PrunedGreedy {
 GreedyStats last_greedy_stats() { return g_last_stats; }
 
 std::vector<int64_t> k_center_greedy(const torch::Tensor& features, int64_t size, uint64_t seed,
-                                     const ProgressCallback& progress) {
+                                     const ProgressCallback& progress, const std::vector<int64_t>& initial_centres) {
   if (features.dim() != 2) throw std::invalid_argument("k_center_greedy: features must be [N,D]");
   const int64_t n = features.size(0);
-  if (size < 0 || size > n)
+  const int64_t candidates = n - static_cast<int64_t>(initial_centres.size());
+  if (size < 0 || size > candidates)
     throw std::invalid_argument("k_center_greedy: size " + std::to_string(size) + " not in [0, " +
-                                std::to_string(n) + "]");
+                                std::to_string(candidates) + "]");
+  for (const int64_t r : initial_centres)
+    if (r < 0 || r >= n) throw std::invalid_argument("k_center_greedy: initial centre " + std::to_string(r) + " not a row");
   if (n > std::numeric_limits<int32_t>::max())
     throw std::invalid_argument("k_center_greedy: more than 2^31 rows");
   std::vector<int64_t> selected;
@@ -295,6 +314,18 @@ std::vector<int64_t> k_center_greedy(const torch::Tensor& features, int64_t size
   const int64_t report_every = std::max<int64_t>(1, size / 200);
   if (progress) progress(0, size);
 
+  if (x.device().is_cpu() && !initial_centres.empty()) {
+    PrunedGreedy greedy(x, static_cast<int64_t>(initial_centres.size()) + size);
+    for (const int64_t r : initial_centres) greedy.add_given_centre(r);
+    for (int64_t it = 0; it < size; ++it) {
+      idx = greedy.take_farthest();
+      selected.push_back(idx);
+      if (it + 1 < size) greedy.add_centre(idx);
+      if (progress && ((it + 1) % report_every == 0 || it + 1 == size)) progress(it + 1, size);
+    }
+    g_last_stats = greedy.stats();
+    return selected;
+  }
   if (x.device().is_cpu()) {
     PrunedGreedy greedy(x, size);
     for (int64_t it = 0; it < size; ++it) {
@@ -311,6 +342,22 @@ std::vector<int64_t> k_center_greedy(const torch::Tensor& features, int64_t size
   const auto norms = x.pow(2).sum(1);
   auto min_d = at::full({n}, kInf, x.options());
   auto dots = at::empty({n}, x.options());
+  auto add_centre = [&](int64_t row) {
+    at::mv_out(dots, x, x[row]);
+    dots.mul_(-2).add_(norms).add_(norms[row]).clamp_min_(0);
+    at::minimum_out(min_d, min_d, dots);
+  };
+  if (!initial_centres.empty()) {
+    for (const int64_t r : initial_centres) add_centre(r);
+    for (const int64_t r : initial_centres) min_d[r] = -1.0;
+    for (int64_t it = 0; it < size; ++it) {
+      idx = min_d.argmax().item<int64_t>();
+      min_d[idx] = -1.0;
+      selected.push_back(idx);
+      add_centre(idx);
+    }
+    return selected;
+  }
   for (int64_t it = 0; it < size; ++it) {
     at::mv_out(dots, x, x[idx]);
     dots.mul_(-2).add_(norms).add_(norms[idx]).clamp_min_(0);

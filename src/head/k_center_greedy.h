@@ -17,8 +17,14 @@ namespace patchcore {
 // whose centre lies at least twice the cluster's radius (plus a rounding margin) from c:
 // by the triangle inequality none of its rows can come closer to c, so the selection is
 // identical to visiting every row at every step. Memory: O(N) beyond the input.
+//
+// With `initial_centres` (rows of `features`, e.g. an existing memory bank placed first) the
+// greedy continues from them instead of a random row: they are centres and not selectable,
+// and `size` further rows are selected (at most N minus their number). Continuing from the
+// random start row and the first k rows of a selection reproduces the rest of it.
 std::vector<int64_t> k_center_greedy(const torch::Tensor& features, int64_t size, uint64_t seed,
-                                     const ProgressCallback& progress = {});
+                                     const ProgressCallback& progress = {},
+                                     const std::vector<int64_t>& initial_centres = {});
 
 // Statistics of the last CPU k_center_greedy call in this thread (benchmarks, logs).
 struct GreedyStats {

@@ -199,6 +199,29 @@ TEST_P(PrunedGreedy, LargeNormsAndTinyDistances) {
   EXPECT_EQ(got, reference::full_scan_greedy(x, 200, start_row(x, 4)));
 }
 
+// Continuing from given centres (a model's bank, when images are added): from the start row
+// and the first k rows of a selection, the greedy selects exactly the rest of it.
+TEST_P(PrunedGreedy, ContinuingFromTheFirstCentresReproducesTheRest) {
+  const auto x = clustered_points(3000, 16, 21);
+  const auto full = k_center_greedy(x, 300, 5);
+  for (const size_t k : {size_t{0}, size_t{1}, size_t{120}, size_t{299}}) {
+    std::vector<int64_t> initial = {start_row(x, 5)};
+    initial.insert(initial.end(), full.begin(), full.begin() + k);
+    const auto rest = k_center_greedy(x, 300 - static_cast<int64_t>(k), /*seed=*/999, {}, initial);
+    EXPECT_EQ(rest, std::vector<int64_t>(full.begin() + k, full.end())) << "continued after " << k;
+  }
+}
+
+TEST(KCenterGreedy, InitialCentresAreValidated) {
+  const auto x = at::randn({20, 4});
+  EXPECT_THROW(k_center_greedy(x, 19, 0, {}, {3, 5}), std::invalid_argument);   // only 18 candidates
+  EXPECT_THROW(k_center_greedy(x, 2, 0, {}, {3, 20}), std::invalid_argument);   // not a row
+  EXPECT_THROW(k_center_greedy(x, 2, 0, {}, {3, 3}), std::invalid_argument);    // twice
+  const auto all = k_center_greedy(x, 18, 0, {}, {3, 5});
+  EXPECT_EQ(std::set<int64_t>(all.begin(), all.end()).size(), 18u);
+  EXPECT_EQ(std::count(all.begin(), all.end(), 3) + std::count(all.begin(), all.end(), 5), 0);
+}
+
 INSTANTIATE_TEST_SUITE_P(Levels, PrunedGreedy,
                          ::testing::Values(search::SimdLevel::kScalar, search::SimdLevel::kAvx2,
                                            search::SimdLevel::kAvx512),
