@@ -33,9 +33,11 @@ Command add_train_command(CLI::App& app) {
   cmd->add_option("--pattern-name", options->pattern_name, "Name of the inspection pattern (model folder name)")
       ->required();
   options->model.coreset_ratio = 0.001;
-  cmd->add_option("--coreset-ratio", options->model.coreset_ratio, "Fraction of patches kept in the memory bank")
-      ->capture_default_str();
-  cmd->add_flag("--use-faiss{1},--no-use-faiss{0}", *faiss,
+  std::vector<CLI::Option*> model_settings;  // taken from the parent model with --from
+  model_settings.push_back(
+      cmd->add_option("--coreset-ratio", options->model.coreset_ratio, "Fraction of patches kept in the memory bank")
+          ->capture_default_str());
+  auto* use_faiss = cmd->add_flag("--use-faiss{1},--no-use-faiss{0}", *faiss,
                 "Nearest-neighbour search with FAISS (--faiss-index) or the native exact SIMD kernel. "
                 "Default: auto = the native kernel, measured faster than FAISS Flat at every bank size");
   auto& search = options->model.search;
@@ -52,18 +54,30 @@ Command add_train_command(CLI::App& app) {
           ->capture_default_str(),
       cmd->add_option("--faiss-nprobe", search.ivf_nprobe, "IVF lists searched per query")->capture_default_str()};
   options->model.backbone = "wide_resnet50_2";
-  cmd->add_option("--backbone", options->model.backbone, "Backbone: " + backbones)->capture_default_str();
-  cmd->add_option("--layers", options->model.layers,
-                  "Backbone layers to use (default: layer2 layer3 for ResNets, conv_pw_5_relu conv_pw_11_relu "
-                  "for mobilenet_v1_0.75)");
-  cmd->add_option("--image-size", *image_size, "Model input size H W")->expected(2)->capture_default_str();
+  model_settings.push_back(
+      cmd->add_option("--backbone", options->model.backbone, "Backbone: " + backbones)->capture_default_str());
+  model_settings.push_back(
+      cmd->add_option("--layers", options->model.layers,
+                      "Backbone layers to use (default: layer2 layer3 for ResNets, conv_pw_5_relu conv_pw_11_relu "
+                      "for mobilenet_v1_0.75)"));
+  model_settings.push_back(
+      cmd->add_option("--image-size", *image_size, "Model input size H W")->expected(2)->capture_default_str());
   cmd->add_option("--batch-size", options->batch_size, "Images per backbone pass")->capture_default_str();
-  cmd->add_option("--num-neighbors", options->model.num_neighbors, "Neighbours for the image-score re-weighting")
-      ->capture_default_str();
-  cmd->add_option("--weights", options->weights,
-                  "Backbone weights: FILE (safetensors) or DIR (TF.js), or random:SEED for a smoke test. "
-                  "Default: the cache ($PATCHCORE_HOME or ~/.cache/patchcore), else download");
-  cmd->add_option("--seed", options->model.seed, "Seed of the coreset selection")->capture_default_str();
+  model_settings.push_back(
+      cmd->add_option("--num-neighbors", options->model.num_neighbors, "Neighbours for the image-score re-weighting")
+          ->capture_default_str());
+  model_settings.push_back(
+      cmd->add_option("--weights", options->weights,
+                      "Backbone weights: FILE (safetensors) or DIR (TF.js), or random:SEED for a smoke test. "
+                      "Default: the cache ($PATCHCORE_HOME or ~/.cache/patchcore), else download"));
+  model_settings.push_back(
+      cmd->add_option("--seed", options->model.seed, "Seed of the coreset selection")->capture_default_str());
+  model_settings.push_back(use_faiss);
+  model_settings.insert(model_settings.end(), faiss_options.begin(), faiss_options.end());
+  cmd->add_option("--from", options->parent_model,
+                  "Add the images of --data-dir to this model folder (OUTPUT/PATTERN of an earlier train): its "
+                  "settings and weights are kept, the coreset continues from its memory bank, and the result is "
+                  "written to OUTPUT/PATTERN (which may be the same folder)");
   cmd->add_option("--threads", *threads, "CPU threads (0 = all cores)")->capture_default_str();
   cmd->add_option("--holdout-fraction", options->holdout_fraction,
                   "Fraction of the good images kept out of the memory bank and scored against it to set the "
@@ -85,12 +99,20 @@ Command add_train_command(CLI::App& app) {
     for (const auto* option : faiss_options)
       if (option->count() > 0 && options->model.search.backend != search::Backend::kFaiss)
         throw UserError(option->get_name() + " configures FAISS: add --use-faiss");
+    if (!options->parent_model.empty())
+      for (const auto* option : model_settings)
+        if (option->count() > 0)
+          throw UserError(option->get_name() + " cannot be combined with --from: the model keeps the settings it "
+                          "was trained with (train a new model to change them)");
     options->show_progress = !*quiet;
     apply_roi_options();
     const TrainReport r = train(*options);
     std::printf("\nTrained %s\n", r.model_dir.string().c_str());
     std::printf("  images            %lld (%lld patches of %lld features)\n", static_cast<long long>(r.num_images),
                 static_cast<long long>(r.num_patches), static_cast<long long>(r.feature_dim));
+    if (r.parent_images)
+      std::printf("  added to          %s (%lld images)\n", options->parent_model.string().c_str(),
+                  static_cast<long long>(r.parent_images));
     std::printf("  memory bank       %lld rows\n", static_cast<long long>(r.bank_rows));
     std::printf("  search            %s\n", r.search_index.c_str());
     if (r.recall_at_1) std::printf("  recall@1          %.4f against exact search\n", *r.recall_at_1);

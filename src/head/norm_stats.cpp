@@ -2,6 +2,8 @@
 
 #include <cerrno>
 #include <cmath>
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -42,6 +44,22 @@ NormStats compute_norm_stats(const torch::Tensor& image_scores, const torch::Ten
   s.max_pixel = pixels.max().item<double>();
   s.mean_pixel = pixels.mean().item<double>();
   s.num_samples = scores.numel();
+  return s;
+}
+
+NormStats pooled_norm_stats(const NormStats& a, const NormStats& b) {
+  NormStats s;
+  s.num_samples = a.num_samples + b.num_samples;
+  if (s.num_samples == 0) throw std::invalid_argument("pooled_norm_stats: no samples");
+  const double wa = double(a.num_samples) / double(s.num_samples), wb = double(b.num_samples) / double(s.num_samples);
+  s.max_score = std::max(a.max_score, b.max_score);
+  s.max_pixel = std::max(a.max_pixel, b.max_pixel);
+  s.mean_score = wa * a.mean_score + wb * b.mean_score;
+  s.mean_pixel = wa * a.mean_pixel + wb * b.mean_pixel;
+  // E[x^2] of the union minus its squared mean (population variance, ddof = 0).
+  const double second = wa * (a.std_score * a.std_score + a.mean_score * a.mean_score) +
+                        wb * (b.std_score * b.std_score + b.mean_score * b.mean_score);
+  s.std_score = std::sqrt(std::max(0.0, second - s.mean_score * s.mean_score));
   return s;
 }
 

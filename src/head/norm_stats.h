@@ -23,6 +23,11 @@ struct NormStats {
 // (numpy's np.std default, ddof=0), as the Python tool this replaces wrote it.
 NormStats compute_norm_stats(const torch::Tensor& image_scores, const torch::Tensor& maps);
 
+// The statistics of two sets of images together, from each set's statistics alone (counts,
+// means, population variances and maxima combine exactly; every image has as many map
+// pixels). Thresholds are not carried over.
+NormStats pooled_norm_stats(const NormStats& a, const NormStats& b);
+
 // "max_score=...\nmean_score=...\n..." in that fixed order, full float precision,
 // then image_threshold= / pixel_threshold= when set.
 std::string format_norm_stats(const NormStats& stats);

@@ -38,7 +38,7 @@ search::SearchOptions search_from_json(const nlohmann::json& j) {
 nlohmann::json config_to_json(const Checkpoint& c) {
   nlohmann::json images = nlohmann::json::array();
   for (const auto& image : c.training_images) images.push_back({{"path", image.path}, {"sha256", image.sha256}});
-  return {{"format_version", Checkpoint::kFormatVersion},
+  nlohmann::json j = {{"format_version", Checkpoint::kFormatVersion},
           {"backbone", c.config.backbone},
           {"layers", c.config.layers},
           {"image_size", {c.config.preprocessing.height, c.config.preprocessing.width}},
@@ -50,6 +50,11 @@ nlohmann::json config_to_json(const Checkpoint& c) {
           {"weights_source", c.weights_source},
           {"weights_sha256", c.weights_sha256},
           {"training_images", images}};
+  if (c.parent)  // optional key: readers of format 2 that predate it ignore it, which changes nothing they compute
+    j["parent"] = {{"model", c.parent->model},
+                   {"checkpoint_sha256", c.parent->checkpoint_sha256},
+                   {"images", c.parent->images}};
+  return j;
 }
 
 }  // namespace
@@ -92,6 +97,11 @@ Checkpoint load_checkpoint(const std::filesystem::path& path) {
     c.weights_sha256 = j.at("weights_sha256").get<std::string>();
     for (const auto& image : j.at("training_images"))
       c.training_images.push_back({image.at("path").get<std::string>(), image.at("sha256").get<std::string>()});
+    if (j.contains("parent")) {
+      const auto& p = j.at("parent");
+      c.parent = Lineage{p.at("model").get<std::string>(), p.at("checkpoint_sha256").get<std::string>(),
+                         p.at("images").get<int64_t>()};
+    }
   } catch (const nlohmann::json::exception& e) {
     throw UserError(where + ": corrupt checkpoint metadata (" + e.what() + "); retrain the model");
   }

@@ -18,6 +18,13 @@ struct TrainingImage {
   std::string sha256;  // of the file's bytes
 };
 
+// The model a checkpoint was made from by adding images (`train --from`).
+struct Lineage {
+  std::string model;              // the parent model folder, as given
+  std::string checkpoint_sha256;  // of its checkpoint.safetensors
+  int64_t images = 0;             // images in its memory bank; training_images lists them first
+};
+
 struct Checkpoint {
   // 2: may hold an ROI (pipeline/checkpoint_roi.h), which a version-1 reader would ignore and
   // then score whole images; version 1 (no ROI) is still read.
@@ -31,6 +38,7 @@ struct Checkpoint {
   std::string weights_sha256;
   std::vector<TrainingImage> training_images;
   std::optional<RoiLocator> roi;  // ROI mode (data/roi.h, pipeline/checkpoint_roi.h); unset = whole image
+  std::optional<Lineage> parent;  // set by `train --from`
 };
 
 void save_checkpoint(const std::filesystem::path& path, const Checkpoint& checkpoint);

@@ -4,7 +4,9 @@
 #include <c10/core/InferenceMode.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <chrono>
+#include <numeric>
 #include <cmath>
 #include <iostream>
 #include <set>
@@ -14,12 +16,14 @@
 #include "head/coreset.h"
 #include "head/embedding.h"
 #include "head/k_center_greedy.h"
+#include "head/norm_stats.h"
 #include "head/scorer.h"
 #include "io/atomic_file.h"
 #include "io/error.h"
 #include "io/progress.h"
 #include "io/sha256.h"
 #include "pipeline/build_info.h"
+#include "pipeline/checkpoint.h"
 #include "pipeline/holdout.h"
 #include "pipeline/image_batch.h"
 #include "pipeline/model_export.h"
@@ -55,7 +59,30 @@ void validate(const TrainOptions& o) {
   if (o.model.preprocessing.height < 32 || o.model.preprocessing.width < 32)
     throw UserError("--image-size must be at least 32 32");
   validate_roi_options(o.roi);
+  if (!o.parent_model.empty() && o.roi.enabled())
+    throw UserError("--from adds images to a model with its own settings: leave out the ROI options");
   if (o.roi.interactive) require_display();  // --roi without a display fails before any work
+}
+
+// --from: the model the new images are added to.
+struct Parent {
+  fs::path dir;
+  Checkpoint checkpoint;
+  NormStats stats;
+};
+
+std::optional<Parent> load_parent(const TrainOptions& options) {
+  if (options.parent_model.empty()) return std::nullopt;
+  Parent p{options.parent_model, {}, {}};
+  if (!fs::is_directory(p.dir))
+    throw UserError("--from " + p.dir.string() + ": no such model folder; pass OUTPUT/PATTERN of an earlier `patchcore train`");
+  verify_manifest(p.dir, {ModelFolder::kCheckpoint, ModelFolder::kNormStats});
+  p.checkpoint = load_checkpoint(p.dir / ModelFolder::kCheckpoint);
+  p.stats = read_norm_stats(p.dir / ModelFolder::kNormStats);
+  if (p.checkpoint.roi)
+    throw UserError("--from " + p.dir.string() + ": adding images to a model trained in ROI mode is not supported yet; "
+                    "train a new model on all the images");
+  return p;
 }
 
 void write_search_yaml(YAML::Emitter& y, const search::SearchOptions& o, const TrainReport& r) {
@@ -121,6 +148,16 @@ std::string write_config_yaml(const TrainOptions& o, const Checkpoint& c, const 
   y << YAML::Key << "threads" << YAML::Value << at::get_num_threads();
   y << YAML::Key << "held_out_images" << YAML::Value << r.num_held_out;
   y << YAML::EndMap;
+  if (c.parent) {  // train --from: what this model was made from
+    y << YAML::Key << "parent" << YAML::Value << YAML::BeginMap;
+    y << YAML::Key << "model" << YAML::Value << fs::absolute(c.parent->model).string();
+    y << YAML::Key << "checkpoint_sha256" << YAML::Value << c.parent->checkpoint_sha256;
+    y << YAML::Key << "images" << YAML::Value << c.parent->images;
+    y << YAML::Key << "added_images" << YAML::Value << r.num_images;
+    y << YAML::Key << "norm_stats" << YAML::Value
+      << "pooled: the parent's recorded statistics with the added images' (scored against the new bank)";
+    y << YAML::EndMap;
+  }
   y << YAML::Key << "threshold" << YAML::Value << threshold_yaml(r.threshold);
   y << YAML::Key << "timings_seconds" << YAML::Value << YAML::BeginMap;
   y << YAML::Key << "load_weights" << YAML::Value << r.load_weights_seconds;
@@ -160,11 +197,15 @@ TrainingImages find_images(const TrainOptions& options, const Preprocessing& pre
 }
 
 // Phase 2: the backbone, its weights recorded in the checkpoint.
-std::shared_ptr<const Backbone> load_backbone(const TrainOptions& options, Checkpoint& checkpoint,
-                                              TrainReport& report) {
+std::shared_ptr<const Backbone> load_backbone(const TrainOptions& options, const std::optional<Parent>& parent,
+                                              Checkpoint& checkpoint, TrainReport& report) {
   const auto start = Clock::now();
   const ModelConfig& config = checkpoint.config;
-  ResolvedWeights weights = resolve_weights(config.backbone, options.weights);
+  ResolvedWeights weights;
+  if (parent)  // the parent's own weights, whatever the cache holds now
+    weights = {parent->checkpoint.backbone_weights, parent->checkpoint.weights_source, parent->checkpoint.weights_sha256};
+  else
+    weights = resolve_weights(config.backbone, options.weights);
   std::shared_ptr<const Backbone> backbone = create_backbone(config.backbone, config.layers, weights.weights);
   checkpoint.weights_source = weights.source;
   checkpoint.weights_sha256 = weights.sha256;
@@ -200,21 +241,25 @@ void check_coreset_not_empty(const TrainReport& report, double coreset_ratio, co
 // projection for the coreset selection when it subsamples.
 struct TrainingPatches {
   torch::Tensor rows;       // [N, C]
-  torch::Tensor projected;  // [N, d]; undefined when the whole bank is kept
+  // [M + N, d]: the parent's bank rows (M, `train --from`), then the N patches; undefined
+  // when every patch is kept.
+  torch::Tensor projected;
 };
 
 TrainingPatches extract_patches(const Backbone& backbone, const TrainingImages& images, const PatchGrid& grid,
-                                bool subsample, const TrainOptions& options, Checkpoint& checkpoint,
-                                TrainReport& report) {
+                                bool subsample, const torch::Tensor& parent_bank, const TrainOptions& options,
+                                Checkpoint& checkpoint, TrainReport& report) {
   const auto start = Clock::now();
   const ModelConfig& config = checkpoint.config;
   // Allocated once and filled batch by batch (no concatenation copies).
   TrainingPatches patches{torch::empty({report.num_patches, grid.channels}), {}};
   std::optional<SparseRandomProjection> projection;
+  const int64_t leading = parent_bank.defined() ? parent_bank.size(0) : 0;
   if (subsample) {
-    const int64_t dims = johnson_lindenstrauss_min_dim(report.num_patches, 0.9);
+    const int64_t dims = johnson_lindenstrauss_min_dim(report.num_patches + report.parent_patches, 0.9);
     projection.emplace(grid.channels, dims, config.seed);
-    patches.projected = torch::empty({report.num_patches, dims});
+    patches.projected = torch::empty({leading + report.num_patches, dims});
+    if (leading) patches.projected.narrow(0, 0, leading).copy_(projection->transform(parent_bank));
   }
   std::set<std::pair<int, int>> sizes;
   ProgressBar bar("extracting features", report.num_images, options.show_progress);
@@ -229,7 +274,7 @@ TrainingPatches extract_patches(const Backbone& backbone, const TrainingImages& 
     const auto rows = embedding_to_patches(embed_batch(backbone, batch.input));
     patches.rows.narrow(0, first * grid.per_image(), rows.size(0)).copy_(rows);
     if (subsample)
-      patches.projected.narrow(0, first * grid.per_image(), rows.size(0)).copy_(projection->transform(rows));
+      patches.projected.narrow(0, leading + first * grid.per_image(), rows.size(0)).copy_(projection->transform(rows));
     bar.update(first + count);
   }
   bar.finish();
@@ -241,18 +286,24 @@ TrainingPatches extract_patches(const Backbone& backbone, const TrainingImages& 
   return patches;
 }
 
-// Phase 4: the memory bank, a k-center-greedy coreset of the patches (or all of them).
-torch::Tensor select_memory_bank(TrainingPatches& patches, int64_t bank_size, const ModelConfig& config,
-                                 bool show_progress, TrainReport& report) {
+// Phase 4: the memory bank, a k-center-greedy coreset of the patches (or all of them). With a
+// parent bank (`train --from`) the greedy continues from its rows, which stay in the bank.
+torch::Tensor select_memory_bank(TrainingPatches& patches, const torch::Tensor& parent_bank, int64_t new_rows,
+                                 const ModelConfig& config, bool show_progress, TrainReport& report) {
   const auto start = Clock::now();
-  torch::Tensor bank = patches.rows;
+  torch::Tensor selected_rows = patches.rows;
   if (patches.projected.defined()) {
-    ProgressBar bar("selecting coreset", bank_size, show_progress);
-    const auto selected = k_center_greedy(patches.projected, bank_size, config.seed, bar.callback());
+    const int64_t leading = parent_bank.defined() ? parent_bank.size(0) : 0;
+    std::vector<int64_t> initial(leading);
+    std::iota(initial.begin(), initial.end(), 0);
+    ProgressBar bar("selecting coreset", new_rows, show_progress);
+    auto selected = k_center_greedy(patches.projected, new_rows, config.seed, bar.callback(), initial);
     bar.finish();
     patches.projected = torch::Tensor();
-    bank = patches.rows.index_select(0, torch::tensor(std::vector<int64_t>(selected.begin(), selected.end()), torch::kLong));
+    for (auto& row : selected) row -= leading;  // rows of patches.rows
+    selected_rows = patches.rows.index_select(0, torch::tensor(selected, torch::kLong));
   }
+  torch::Tensor bank = parent_bank.defined() ? torch::cat({parent_bank, selected_rows}) : selected_rows;
   report.bank_rows = bank.size(0);
   report.coreset_seconds = seconds_since(start);
   return bank;
@@ -332,27 +383,45 @@ void write_model_folder(const TrainOptions& options, const Checkpoint& checkpoin
 TrainReport train(const TrainOptions& options) {
   const auto start = Clock::now();
   validate(options);
+  const std::optional<Parent> parent = load_parent(options);
   TrainReport report;
   Checkpoint checkpoint;
   ModelConfig& config = checkpoint.config;
-  config = options.model;
+  config = parent ? parent->checkpoint.config : options.model;
   const BackboneInfo& info = backbone_info(config.backbone);
   if (config.layers.empty()) config.layers = info.default_layers;
   config.preprocessing.scaling = info.scaling;
+  torch::Tensor parent_bank;
+  if (parent) {
+    parent_bank = parent->checkpoint.memory_bank.to(torch::kFloat).contiguous();
+    checkpoint.training_images = parent->checkpoint.training_images;
+    checkpoint.parent = Lineage{parent->dir.string(), sha256_file(parent->dir / ModelFolder::kCheckpoint),
+                                static_cast<int64_t>(parent->checkpoint.training_images.size())};
+    report.parent_images = checkpoint.parent->images;
+    log("adding images to " + parent->dir.string() + " (" + std::to_string(report.parent_images) + " images, " +
+        std::to_string(parent_bank.size(0)) + " bank rows)");
+  }
 
   const TrainingImages images = find_images(options, config.preprocessing, report);
   checkpoint.roi = images.roi.locator;
-  const std::shared_ptr<const Backbone> backbone = load_backbone(options, checkpoint, report);
+  const std::shared_ptr<const Backbone> backbone = load_backbone(options, parent, checkpoint, report);
 
   c10::InferenceMode guard;
   const PatchGrid grid = probe_patch_grid(*backbone, config.preprocessing);
   report.num_patches = report.num_images * grid.per_image();
+  report.parent_patches = report.parent_images * grid.per_image();
   report.feature_dim = grid.channels;
-  check_coreset_not_empty(report, config.coreset_ratio, grid);
-  const int64_t bank_size = coreset_size(report.num_patches, config.coreset_ratio);
-  TrainingPatches patches =
-      extract_patches(*backbone, images, grid, bank_size < report.num_patches, options, checkpoint, report);
-  checkpoint.memory_bank = select_memory_bank(patches, bank_size, config, options.show_progress, report);
+  if (parent && parent_bank.size(1) != grid.channels)
+    throw UserError("--from " + parent->dir.string() + ": its memory bank has " + std::to_string(parent_bank.size(1)) +
+                    " channels, its backbone gives " + std::to_string(grid.channels) + "; the model is damaged");
+  if (!parent) check_coreset_not_empty(report, config.coreset_ratio, grid);
+  // The bank size the ratio gives for all images together; a parent's rows all stay.
+  const int64_t bank_size = coreset_size(report.num_patches + report.parent_patches, config.coreset_ratio);
+  const int64_t parent_rows = parent ? parent_bank.size(0) : 0;
+  const int64_t new_rows = std::clamp<int64_t>(bank_size - parent_rows, 0, report.num_patches);
+  TrainingPatches patches = extract_patches(*backbone, images, grid, new_rows < report.num_patches, parent_bank,
+                                            options, checkpoint, report);
+  checkpoint.memory_bank = select_memory_bank(patches, parent_bank, new_rows, config, options.show_progress, report);
 
   // The support table of num_neighbors re-weighting, by exact search whatever backend
   // scores patches; the exact index also measures an approximate index's recall.
@@ -368,6 +437,13 @@ TrainReport train(const TrainOptions& options) {
   const auto [scores, maps] = score_training_images(model, exact_index, patches.rows, grid, options, report);
   patches = {};
   report.norm_stats = compute_norm_stats(scores, maps);
+  if (parent) {
+    // The parent's images are not scored again (they may be gone): their statistics, against
+    // the smaller bank they were trained with, are pooled with the new images' ones.
+    report.norm_stats = pooled_norm_stats(parent->stats, report.norm_stats);
+    log("training statistics: the " + std::to_string(report.parent_images) +
+        " parent images' (as the parent recorded them) pooled with the new images'");
+  }
   set_thresholds(model, images.held_out, options, report);
   report.score_seconds = seconds_since(phase);
 

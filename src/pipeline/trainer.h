@@ -26,12 +26,18 @@ struct TrainOptions {
   // the threshold is then the highest training score.
   double holdout_fraction = 0.15;
   double threshold_sigmas = 3.0;   // threshold = max(highest training score, held-out mean + sigmas * std)
+  // --from: add the images of data_dir to this model folder instead of training from scratch.
+  // Its settings (backbone, layers, image size, ratio, neighbours, seed, search) and weights are
+  // used and `model` / `weights` ignored; the greedy continues from its bank (it all stays),
+  // to the bank size the ratio gives for all images together.
+  std::filesystem::path parent_model;
 };
 
 struct TrainReport {
   std::filesystem::path model_dir;
-  int64_t num_images = 0;
+  int64_t num_images = 0;             // new images in the bank (with --from: added ones)
   int64_t num_patches = 0;
+  int64_t parent_images = 0, parent_patches = 0;  // --from: what the parent's bank was made of
   int64_t bank_rows = 0;
   int64_t feature_dim = 0;
   int64_t distinct_image_sizes = 0;

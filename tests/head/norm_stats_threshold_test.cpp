@@ -1,4 +1,7 @@
-// norm_stats.txt's threshold keys: written after the original keys, read back, optional.
+// norm_stats.txt's threshold keys: written after the original keys, read back, optional;
+// pooled statistics of two sets of images.
+#include <ATen/ATen.h>
+
 #include <fstream>
 
 #include "head/norm_stats.h"
@@ -6,6 +9,22 @@
 
 namespace patchcore {
 namespace {
+
+// Pooling two sets' statistics equals computing them over the union (train --from).
+TEST(NormStats, PooledEqualsTheStatisticsOfTheUnion) {
+  auto gen = at::detail::createCPUGenerator(3);
+  const auto scores_a = at::rand({7}, gen) * 4.0, scores_b = at::rand({12}, gen) * 2.0 + 1.0;
+  const auto maps_a = at::rand({7, 1, 5, 5}, gen), maps_b = at::rand({12, 1, 5, 5}, gen) * 3.0;
+  const NormStats pooled =
+      pooled_norm_stats(compute_norm_stats(scores_a, maps_a), compute_norm_stats(scores_b, maps_b));
+  const NormStats all = compute_norm_stats(at::cat({scores_a, scores_b}), at::cat({maps_a, maps_b}));
+  EXPECT_EQ(pooled.num_samples, 19);
+  EXPECT_NEAR(pooled.max_score, all.max_score, 1e-6);
+  EXPECT_NEAR(pooled.mean_score, all.mean_score, 1e-6);
+  EXPECT_NEAR(pooled.std_score, all.std_score, 1e-6);
+  EXPECT_NEAR(pooled.max_pixel, all.max_pixel, 1e-6);
+  EXPECT_NEAR(pooled.mean_pixel, all.mean_pixel, 1e-6);
+}
 
 TEST(NormStatsThresholds, WrittenAfterTheOriginalKeysAndReadBack) {
   NormStats s;
