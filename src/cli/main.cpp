@@ -5,6 +5,7 @@
 
 #include "cli/commands.h"
 #include "io/error.h"
+#include "io/interrupt.h"
 #include "pipeline/build_info.h"
 
 int main(int argc, char** argv) {
@@ -36,6 +37,9 @@ int main(int argc, char** argv) {
   try {
     for (const auto& command : commands)
       if (command.app->parsed()) return command.run();
+  } catch (const patchcore::Interrupted& e) {
+    std::cerr << e.what() << "\n";
+    return 130;  // 128 + SIGINT, as shells report an interrupted command
   } catch (const patchcore::UserError& e) {
     std::cerr << "error: " << e.what() << "\n";
     return 1;

@@ -8,6 +8,7 @@
 #include "cli/roi_options.h"
 #include "cli/threads.h"
 #include "io/error.h"
+#include "io/interrupt.h"
 #include "io/text.h"
 #include "pipeline/trainer.h"
 
@@ -91,6 +92,7 @@ Command add_train_command(CLI::App& app) {
   const auto apply_roi_options = add_roi_options(cmd, options->roi);
 
   return {cmd, [=]() {
+    stop_on_interrupt();  // Ctrl-C: a clean stop at the next progress report, nothing left behind
     set_thread_count(*threads);
     options->model.preprocessing.height = (*image_size)[0];
     options->model.preprocessing.width = (*image_size)[1];

@@ -1,5 +1,7 @@
 #include "io/progress.h"
 
+#include "io/interrupt.h"
+
 #include <cstdio>
 #include <unistd.h>
 
@@ -23,6 +25,7 @@ double ProgressBar::elapsed_seconds() const {
 }
 
 void ProgressBar::update(int64_t done) {
+  throw_if_interrupted();  // long work reports progress: the place to stop cleanly
   if (!enabled_ || finished_) return;
   const double fraction = std::min(1.0, static_cast<double>(done) / static_cast<double>(total_));
   const double elapsed = elapsed_seconds();

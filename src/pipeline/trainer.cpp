@@ -20,6 +20,7 @@
 #include "head/scorer.h"
 #include "io/atomic_file.h"
 #include "io/error.h"
+#include "io/interrupt.h"
 #include "io/progress.h"
 #include "io/sha256.h"
 #include "pipeline/build_info.h"
@@ -375,6 +376,7 @@ void write_model_folder(const TrainOptions& options, const Checkpoint& checkpoin
   report.total_seconds = seconds_since(start);
   write_file_atomically(folder.path() / ModelFolder::kConfig, write_config_yaml(options, checkpoint, report));
   write_manifest(folder.path());
+  throw_if_interrupted();  // a stop requested during the last phases: the old model stays
   folder.commit();
 }
 

@@ -81,6 +81,42 @@ TEST_F(FaultTest, TrainingKilledAtAnyPointLeavesALoadableModelAndNoLeftovers) {
   EXPECT_NO_THROW(Model::load(model()));
 }
 
+// Ctrl-C (SIGINT) during training: a clean stop at the next progress report, exit code 130,
+// the previous model as it was and nothing else left (no staging folder, no temporary file).
+TEST_F(FaultTest, CtrlCStopsTrainingCleanly) {
+  auto start = std::chrono::steady_clock::now();
+  auto first = run_shell(train_command());
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  const double run_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  const std::string checkpoint = testing::read_file(model() / "checkpoint.safetensors");
+  int stopped = 0;
+  for (double fraction : {0.4, 0.6, 0.8}) {
+    const std::string log = (dir_.path() / "interrupted.log").string();
+    const pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      execl("/bin/sh", "sh", "-c", ("exec " + train_command() + " >" + log + " 2>&1").c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(static_cast<int64_t>(run_ms * fraction * 1000)));
+    kill(pid, SIGINT);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) continue;  // finished before the signal was noticed
+    if (WIFSIGNALED(status)) {
+      // Still loading its libraries: the default action, before any work was staged.
+      EXPECT_EQ(WTERMSIG(status), SIGINT);
+    } else {
+      ++stopped;
+      EXPECT_EQ(WEXITSTATUS(status), 130);
+      EXPECT_TRUE(contains(testing::read_file(log), "interrupted")) << testing::read_file(log);
+    }
+    EXPECT_EQ(testing::read_file(model() / "checkpoint.safetensors"), checkpoint);
+    EXPECT_EQ(entries_starting_with(out(), "").size(), 1u) << "something was left behind";
+  }
+  EXPECT_GT(stopped, 0) << "no run was still working when interrupted";
+}
+
 TEST_F(FaultTest, FileSizeLimitIsAClearErrorAndKeepsTheOldModel) {
   auto first = run_shell(train_command());
   ASSERT_EQ(first.exit_code, 0) << first.output;
