@@ -15,10 +15,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${FUZZ_BUILD_DIR:-build-fuzz}
 if [[ ${1:-} == --ci ]]; then
-  targets=(${FUZZ_TARGETS:-safetensors norm_stats tfjs image model})
+  targets=(${FUZZ_TARGETS:-safetensors norm_stats tfjs image model config_yaml})
   limits=(-seed=1 -runs=30000)
 else
-  targets=(${FUZZ_TARGETS:-safetensors norm_stats tfjs image model})
+  targets=(${FUZZ_TARGETS:-safetensors norm_stats tfjs image model config_yaml})
   limits=(-max_total_time="${1:-60}")
 fi
 

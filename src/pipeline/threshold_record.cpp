@@ -29,6 +29,9 @@ void store_threshold(const std::filesystem::path& model_dir, const ThresholdReco
     throw UserError(config_path.string() + ": cannot read (" + e.what() + "); is --model a folder written by "
                     "`patchcore train`?");
   }
+  if (!config.IsMap())  // a list or a plain value at the top: not a config.yaml of ours
+    throw UserError(config_path.string() + ": not a patchcore config.yaml (its top level is not a map); is --model a "
+                    "folder written by `patchcore train`?");
   ThresholdRecord stored = record;
   if (!stored.pixel && stats.pixel_threshold) {  // config.yaml keeps describing both thresholds
     stored.pixel = stats.pixel_threshold;

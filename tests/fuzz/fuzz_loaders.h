@@ -18,6 +18,7 @@
 #include "head/norm_stats.h"
 #include "io/safetensors.h"
 #include "patchcore/model.h"
+#include "pipeline/threshold_record.h"
 
 namespace patchcore::fuzz {
 
@@ -64,6 +65,17 @@ inline void load_model(const std::string& input) {
   model.predict(cv::Mat(40, 40, CV_8UC3, cv::Scalar(90, 120, 150)));
 }
 
+// config.yaml input: `eval --write-threshold` reads the model folder's config.yaml and rewrites
+// it (with norm_stats.txt, a fixed valid one here).
+inline void store_threshold_into(const std::string& input) {
+  const auto dir = scratch_dir() / "threshold";
+  std::filesystem::create_directories(dir);
+  write_input("threshold/config.yaml", input);
+  write_input("threshold/norm_stats.txt",
+              "max_score=2\nmean_score=1\nstd_score=0.5\nmax_pixel=3\nmean_pixel=1\nnum_samples=10\n");
+  store_threshold(dir, ThresholdRecord{1.5, 2.5, "f1", {}});
+}
+
 // Fuzz target name (tests/fuzz/corpus/<name>/) -> loader.
 inline const std::map<std::string, std::function<void(const std::string&)>>& loaders() {
   static const std::map<std::string, std::function<void(const std::string&)>> table = {
@@ -72,6 +84,7 @@ inline const std::map<std::string, std::function<void(const std::string&)>>& loa
       {"tfjs", load_tfjs},
       {"image", [](const std::string& in) { read_image_bgr(write_input("input.img", in)); }},
       {"model", load_model},
+      {"config_yaml", store_threshold_into},
   };
   return table;
 }
