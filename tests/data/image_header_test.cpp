@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <opencv2/imgcodecs.hpp>
 
+#include <cstdlib>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -133,6 +134,23 @@ TEST(ReadImage, MultiPageTiffGivesTheFirstPage) {
   ASSERT_TRUE(cv::imwritemulti((dir.path() / "pages.tiff").string(), pages));
   const cv::Mat read = read_image_bgr(dir.path() / "pages.tiff");
   EXPECT_EQ(read.at<cv::Vec3b>(2, 2), cv::Vec3b(1, 2, 3));
+}
+
+// A CMYK JPEG (as print workflows write them), made with Pillow (Debian python3-pil): decoded
+// to BGR. Pure red in CMYK (0, 255, 255, 0) -> BGR about (0, 0, 255).
+TEST(ReadImage, CmykJpegIsConvertedToBgr) {
+  TempDir dir;
+  const fs::path path = dir.path() / "cmyk.jpg";
+  const std::string make = "/usr/bin/python3 -c \"from PIL import Image; "
+                           "Image.new('CMYK', (8, 8), (0, 255, 255, 0)).save('" + path.string() + "', quality=95)\"";
+  if (std::system(make.c_str()) != 0) GTEST_SKIP() << "Pillow (python3-pil) is not installed";
+  ASSERT_TRUE(declared_image_size(::patchcore::testing::read_file(path)));
+  const cv::Mat read = read_image_bgr(path);
+  ASSERT_EQ(read.size(), cv::Size(8, 8));
+  const cv::Vec3b px = read.at<cv::Vec3b>(4, 4);
+  EXPECT_LE(px[0], 10);
+  EXPECT_LE(px[1], 10);
+  EXPECT_GE(px[2], 245);
 }
 
 }  // namespace
