@@ -176,6 +176,18 @@ std::string write_config_yaml(const TrainOptions& o, const Checkpoint& c, const 
   return std::string(y.c_str()) + "\n";
 }
 
+// `train --from`: the new model starts as the parent: its image list and lineage; returns its bank.
+torch::Tensor adopt_parent(const Parent& parent, Checkpoint& checkpoint, TrainReport& report) {
+  checkpoint.training_images = parent.checkpoint.training_images;
+  checkpoint.parent = Lineage{parent.dir.string(), sha256_file(parent.dir / ModelFolder::kCheckpoint),
+                              static_cast<int64_t>(parent.checkpoint.training_images.size())};
+  report.parent_images = checkpoint.parent->images;
+  const torch::Tensor bank = parent.checkpoint.memory_bank.to(torch::kFloat).contiguous();
+  log("adding images to " + parent.dir.string() + " (" + std::to_string(report.parent_images) + " images, " +
+      std::to_string(bank.size(0)) + " bank rows)");
+  return bank;
+}
+
 // Phase 1: the images to train on (ROI located and cropped) and those held out for the thresholds.
 struct TrainingImages {
   RoiPlan roi;  // roi.images: the images whose ROI was found, less the held-out ones
@@ -393,16 +405,7 @@ TrainReport train(const TrainOptions& options) {
   const BackboneInfo& info = backbone_info(config.backbone);
   if (config.layers.empty()) config.layers = info.default_layers;
   config.preprocessing.scaling = info.scaling;
-  torch::Tensor parent_bank;
-  if (parent) {
-    parent_bank = parent->checkpoint.memory_bank.to(torch::kFloat).contiguous();
-    checkpoint.training_images = parent->checkpoint.training_images;
-    checkpoint.parent = Lineage{parent->dir.string(), sha256_file(parent->dir / ModelFolder::kCheckpoint),
-                                static_cast<int64_t>(parent->checkpoint.training_images.size())};
-    report.parent_images = checkpoint.parent->images;
-    log("adding images to " + parent->dir.string() + " (" + std::to_string(report.parent_images) + " images, " +
-        std::to_string(parent_bank.size(0)) + " bank rows)");
-  }
+  const torch::Tensor parent_bank = parent ? adopt_parent(*parent, checkpoint, report) : torch::Tensor();
 
   const TrainingImages images = find_images(options, config.preprocessing, report);
   checkpoint.roi = images.roi.locator;
