@@ -13,8 +13,10 @@ if [ "${SANITIZE:-0}" = 1 ]; then
   cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPATCHCORE_SANITIZE=ON \
         -DPATCHCORE_BUILD_BENCH=OFF >/dev/null
   cmake --build "$BUILD_DIR" -j "$(nproc)"
-  # Leaks are checked too; halt on the first report of either sanitizer.
+  # Leaks are checked too (less what system libraries keep: tests/sanitizer/lsan.supp); halt on
+  # the first report of either sanitizer.
   export ASAN_OPTIONS=${ASAN_OPTIONS:-halt_on_error=1:detect_leaks=1}
+  export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/sanitizer/lsan.supp:print_suppressions=0}
   export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 else
   BUILD_DIR=${BUILD_DIR:-build}
