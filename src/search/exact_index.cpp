@@ -105,7 +105,7 @@ PreparedBank prepare_bank(const torch::Tensor& bank) {
                     "-D with " + std::to_string(bank.numel()) + " values; retrain the model");
   PreparedBank prepared;
   prepared.rows = bank.to(torch::kFloat).contiguous();
-  check_finite(prepared.rows.data_ptr<float>(), prepared.rows.size(0), prepared.rows.size(1), "memory bank");
+  check_feature_values(prepared.rows.data_ptr<float>(), prepared.rows.size(0), prepared.rows.size(1), "memory bank");
   prepared.norms = squared_norms(prepared.rows);
   return prepared;
 }
@@ -119,7 +119,7 @@ void ExactIndex::nearest(const float* queries, int64_t count, float* distances, 
 
 void ExactIndex::nearest_squared(const float* queries, int64_t count, float* distances, int64_t* indices) const {
   if (count == 0) return;
-  check_finite(queries, count, dim(), "query feature");
+  check_feature_values(queries, count, dim(), "query feature");
   const auto x_norms = squared_norms(queries, count, dim());
   const Plan plan = make_plan(count, size(), dim());
   // One (best, index) array per bank part; part 0 lives in the output arrays.
@@ -147,7 +147,7 @@ void ExactIndex::knn(const float* queries, int64_t count, int64_t k, float* dist
     throw std::invalid_argument("ExactIndex::knn: k = " + std::to_string(k) + " must be in [1, " +
                                 std::to_string(size()) + "]");
   if (count == 0) return;
-  check_finite(queries, count, dim(), "query feature");
+  check_feature_values(queries, count, dim(), "query feature");
   const auto x_norms = squared_norms(queries, count, dim());
   const Plan plan = make_plan(count, size(), dim());
   std::vector<float> best(plan.bank_parts * count * k, kInf);

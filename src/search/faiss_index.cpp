@@ -66,6 +66,7 @@ float distance(const float* x, float x_norm, const float* y, float y_norm, int64
 FaissIndex::FaissIndex(const torch::Tensor& bank, const SearchOptions& options)
     : bank_(prepare_bank(bank)), options_(options) {
   validate(options);
+  check_feature_values(bank_.rows.data_ptr<float>(), bank_.rows.size(0), bank_.rows.size(1), "memory bank");
   index_ = build(bank_.rows, options_);
 }
 
@@ -79,7 +80,7 @@ void FaissIndex::knn(const float* queries, int64_t count, int64_t k, float* dist
   if (k < 1 || k > size())
     throw std::invalid_argument("FaissIndex::knn: k must be in [1, " + std::to_string(size()) + "]");
   if (count == 0) return;
-  check_finite(queries, count, dim(), "query feature");
+  check_feature_values(queries, count, dim(), "query feature");
   index_->search(count, queries, k, distances, indices);
   const auto x_norms = squared_norms(queries, count, dim());
   const float* xn = x_norms.data_ptr<float>();

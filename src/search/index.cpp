@@ -51,16 +51,24 @@ double recall_at_1(const torch::Tensor& found, const torch::Tensor& truth) {
   return found.reshape(-1).eq(truth.reshape(-1)).to(torch::kDouble).mean().item<double>();
 }
 
-void check_finite(const float* rows, int64_t count, int64_t dim, const char* what) {
-  // Fast pass on the bits (all-ones exponent = NaN or Inf; integer ops vectorise), then locate.
+void check_feature_values(const float* rows, int64_t count, int64_t dim, const char* what) {
+  // Fast pass on the bits (exponent field at or above that of 2^56, which includes NaN and Inf;
+  // integer ops vectorise), then locate. Below 2^56 a squared distance over up to 2^16 channels
+  // stays below 2^128, the float32 range.
+  constexpr uint32_t kTooLarge = (127u + 56u) << 23;
   const auto* bits = reinterpret_cast<const uint32_t*>(rows);
   uint32_t bad = 0;
-  for (int64_t i = 0; i < count * dim; ++i) bad |= ((bits[i] & 0x7f800000u) == 0x7f800000u);
+  for (int64_t i = 0; i < count * dim; ++i) bad |= ((bits[i] & 0x7f800000u) >= kTooLarge);
   if (!bad) return;
-  for (int64_t i = 0; i < count * dim; ++i)
+  for (int64_t i = 0; i < count * dim; ++i) {
+    const std::string where = std::string(what) + " row " + std::to_string(i / dim) + " (channel " +
+                              std::to_string(i % dim) + ")";
     if (!std::isfinite(rows[i]))
-      throw UserError(std::string(what) + " row " + std::to_string(i / dim) + " holds a NaN or Inf feature (" +
-                      "channel " + std::to_string(i % dim) + "); check the input image and the backbone weights");
+      throw UserError(where + " holds a NaN or Inf feature; check the input image and the backbone weights");
+    if ((bits[i] & 0x7f800000u) >= kTooLarge)
+      throw UserError(where + " holds " + std::to_string(rows[i]) + ", too large for float32 distances (real "
+                      "features are many orders of magnitude smaller); the model or its weights are damaged");
+  }
 }
 
 }  // namespace patchcore::search

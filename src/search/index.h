@@ -38,7 +38,9 @@ Neighbours knn(const Index& index, const torch::Tensor& queries, int64_t k);
 // Fraction of rows where `found` equals `truth` (both int64 [P]).
 double recall_at_1(const torch::Tensor& found, const torch::Tensor& truth);
 
-// Throws UserError naming the first row of `rows` [P,C] (float32, contiguous) with a NaN or Inf.
-void check_finite(const float* rows, int64_t count, int64_t dim, const char* what);
+// Throws UserError naming the first value of `rows` [P,C] (float32, contiguous) that is NaN, Inf
+// or so large (|x| >= 2^56) that a squared distance could overflow float32 and make the search
+// answer nothing.
+void check_feature_values(const float* rows, int64_t count, int64_t dim, const char* what);
 
 }  // namespace patchcore::search

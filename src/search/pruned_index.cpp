@@ -276,7 +276,7 @@ void PrunedIndex::nearest(const float* queries, int64_t count, float* distances,
                           int64_t* row_visits) const {
   if (row_visits) *row_visits = 0;
   if (count == 0) return;
-  check_finite(queries, count, dim(), "query feature");
+  check_feature_values(queries, count, dim(), "query feature");
   const auto x_norms = squared_norms(queries, count, dim());
   for (int64_t first = 0; first < count; first += kQueryChunk) {
     const int64_t rows = std::min(kQueryChunk, count - first);

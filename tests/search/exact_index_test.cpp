@@ -135,6 +135,20 @@ TEST(ExactIndex, RejectsNanAndInfQueriesNamingTheRow) {
   EXPECT_NE(user_error_message([&] { knn(index, x, 2); }).find("NaN or Inf"), std::string::npos);
 }
 
+// Finite values whose squares overflow float32 would make every distance Inf or NaN and the
+// search answer no row (found by fuzzing a checkpoint): refused, with 2^56 as the line.
+TEST(ExactIndex, RejectsValuesTooLargeToSquare) {
+  auto bank = torch::randn({6, 4});
+  bank[3][2] = 2.5e38f;
+  EXPECT_NE(user_error_message([&] { ExactIndex{bank}; }).find("too large"), std::string::npos);
+  const ExactIndex index(torch::randn({6, 4}));
+  auto x = torch::randn({2, 4});
+  x[1][0] = -std::ldexp(1.0f, 56);
+  EXPECT_NE(user_error_message([&] { nearest(index, x); }).find("row 1"), std::string::npos);
+  x[1][0] = std::nextafter(std::ldexp(1.0f, 56), 0.0f);  // just below the line: searched
+  EXPECT_NO_THROW(nearest(index, x));
+}
+
 TEST(ExactIndex, RejectsEmptyOrNonFiniteBanks) {
   EXPECT_NE(user_error_message([] { ExactIndex(torch::empty({0, 4})); }).find("non-empty"), std::string::npos);
   auto bank = torch::randn({5, 4});
