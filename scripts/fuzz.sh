@@ -11,12 +11,19 @@
 #   bash scripts/fuzz.sh [SECONDS]          FUZZ_TARGETS="safetensors image" to run some only
 #   bash scripts/fuzz.sh --ci               (.ci/run) a fixed number of runs from a fixed seed per
 #                                           target, so that CI is reproducible
+#   bash scripts/fuzz.sh --sanitized-tests  (.ci/run) one test program per layer (io, search, data,
+#                                           backbone, head, export, pipeline, eval, cli) built in the
+#                                           same sanitized build and run with leak checks: the layers
+#                                           under ASan + UBSan in CI at the cost of a few minutes
+#                                           (the whole suite: scripts/test.sh --sanitize)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${FUZZ_BUILD_DIR:-build-fuzz}
 if [[ ${1:-} == --ci ]]; then
   targets=(${FUZZ_TARGETS:-safetensors norm_stats tfjs image model config_yaml})
   limits=(-seed=1 -runs=30000)
+elif [[ ${1:-} == --sanitized-tests ]]; then
+  targets=()
 else
   targets=(${FUZZ_TARGETS:-safetensors norm_stats tfjs image model config_yaml})
   limits=(-max_total_time="${1:-60}")
@@ -28,8 +35,27 @@ if ! command -v clang++ >/dev/null; then
 fi
 launcher=()
 command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+# Tests are configured (not built unless asked): --sanitized-tests builds some in this same tree.
 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=clang++ "${launcher[@]}" \
-      -DPATCHCORE_FUZZ=ON -DPATCHCORE_BUILD_TESTS=OFF -DPATCHCORE_BUILD_BENCH=OFF >/dev/null
+      -DPATCHCORE_FUZZ=ON -DPATCHCORE_BUILD_TESTS=ON -DPATCHCORE_BUILD_BENCH=OFF >/dev/null
+
+if [[ ${1:-} == --sanitized-tests ]]; then
+  tests=(safetensors_test exact_index_test image_header_test conv_net_test head_coreset_test export_graph_test
+         trainer_test eval_metrics_test fault_test)
+  cmake --build "$BUILD" -j "$(nproc)" --target "${tests[@]}" patchcore
+  export ASAN_OPTIONS=halt_on_error=1:detect_leaks=1
+  export LSAN_OPTIONS=suppressions=$PWD/tests/sanitizer/lsan.supp:print_suppressions=0
+  export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+  status=0
+  for t in "${tests[@]}"; do
+    if (cd "$BUILD/tests" && "./$t" >"../sanitized-$t.log" 2>&1); then
+      echo "sanitized: $t passed"
+    else
+      echo "sanitized: $t FAILED ($BUILD/sanitized-$t.log):"; tail -n 30 "$BUILD/sanitized-$t.log"; status=1
+    fi
+  done
+  exit "$status"
+fi
 cmake --build "$BUILD" -j "$(nproc)" --target "${targets[@]/#/fuzz_}"
 
 status=0
