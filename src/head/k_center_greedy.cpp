@@ -49,12 +49,16 @@ constexpr int64_t kPivotSampleRows = 16384;  // rows whose principal axes give t
 //    numbers a row; the principal axes of the data make it tight.
 class PrunedGreedy {
  public:
+  // x: contiguous float32 or bfloat16 [n, dim].
   PrunedGreedy(const torch::Tensor& x, int64_t centres)
-      : data_(x.data_ptr<float>()), n_(x.size(0)), dim_(x.size(1)),
+      : data_(x.data_ptr()),
+        format_(x.scalar_type() == at::kBFloat16 ? coreset_kernels::RowFormat::kBFloat16
+                                                 : coreset_kernels::RowFormat::kFloat32),
+        n_(x.size(0)), dim_(x.size(1)),
         kernels_(coreset_kernels::kernels(search::active_simd())),
         norms_(n_), min_d_(n_, kInf), owner_(n_, -1) {
     at::parallel_for(0, n_, 4096, [&](int64_t begin, int64_t end) {
-      kernels_.norms(data_ + begin * dim_, end - begin, dim_, norms_.data() + begin);
+      kernels_.norms(rows(), begin, end, norms_.data() + begin);
     });
     for (int64_t i = 0; i < n_; ++i)
       if (!std::isfinite(norms_[i]))
@@ -77,12 +81,14 @@ class PrunedGreedy {
   // Makes `row` a centre: updates the rows it can come closer to.
   void add_centre(int64_t row) {
     const auto id = static_cast<int32_t>(clusters_.size());
-    const coreset_kernels::Centre c{data_ + row * dim_, norms_[row], id, pivots_.data() + row * pivot_count_,
-                                    2.0 * error_bound_};
+    // The centre as float32 at the end of centres_ (reserved: the pointer stays valid).
+    centres_.resize(centres_.size() + dim_);
+    coreset_kernels::row_to_float(rows(), row, centres_.data() + int64_t{id} * dim_);
+    const coreset_kernels::Centre c{centres_.data() + int64_t{id} * dim_, norms_[row], id,
+                                    pivots_.data() + row * pivot_count_, 2.0 * error_bound_};
     auto t = Clock::now();
     std::vector<Visit> active = clusters_to_visit(c);
     stats_.centres_seconds += lap(t);
-    centres_.insert(centres_.end(), c.data, c.data + dim_);
     centre_norms_.push_back(c.norm);
     centre_pivots_.insert(centre_pivots_.end(), c.pivots, c.pivots + pivot_count_);
     clusters_.emplace_back();
@@ -171,8 +177,9 @@ class PrunedGreedy {
     // Row by row into the final array: no per-chunk temporaries (fresh pages are expensive).
     pivots_.resize(n_ * kPivots);
     at::parallel_for(0, n_, 4096, [&](int64_t begin, int64_t end) {
+      std::vector<float> row(dim_);
       for (int64_t i = begin; i < end; ++i) {
-        const float* row = data_ + i * dim_;
+        coreset_kernels::row_to_float(rows(), i, row.data());
         double acc[kPivots] = {};
         for (int64_t d = 0; d < dim_; ++d)
           for (int64_t k = 0; k < kPivots; ++k) acc[k] += double(row[d]) * dir[d * kPivots + k];
@@ -233,15 +240,14 @@ class PrunedGreedy {
       for (int64_t begin = 0; begin < size; begin += kPieceRows)
         pieces_.push_back({rows.data() + begin, std::min(kPieceRows, size - begin), v.skip_below});
     }
-    const coreset_kernels::Rows rows{data_,          dim_,           norms_.data(), min_d_.data(),
-                                     owner_.data(), pivots_.data(), pivot_count_};
+    const coreset_kernels::Rows all = rows();
     const auto count = static_cast<int64_t>(pieces_.size());
     int64_t computed = 0;
     // Dynamic: the bounds leave very different work in pieces of equal size.
 #pragma omp parallel for schedule(dynamic, 1) num_threads(at::get_num_threads()) \
     if (count >= kParallelPieces) reduction(+ : computed)
     for (int64_t p = 0; p < count; ++p)
-      computed += kernels_.update(rows, pieces_[p].rows, pieces_[p].count, pieces_[p].skip_below, c);
+      computed += kernels_.update(all, pieces_[p].rows, pieces_[p].count, pieces_[p].skip_below, c);
     stats_.row_visits += computed;
   }
 
@@ -271,7 +277,12 @@ class PrunedGreedy {
         k.radius2 = min_d_[row], k.farthest = row;
   }
 
-  const float* data_;
+  coreset_kernels::Rows rows() {
+    return {data_, format_, dim_, norms_.data(), min_d_.data(), owner_.data(), pivots_.data(), pivot_count_};
+  }
+
+  const void* data_;
+  coreset_kernels::RowFormat format_;
   int64_t n_, dim_;
   const coreset_kernels::Kernels& kernels_;
   std::vector<float> norms_, min_d_;
@@ -307,8 +318,9 @@ std::vector<int64_t> k_center_greedy(const torch::Tensor& features, int64_t size
   selected.reserve(size);
   if (size == 0) return selected;
 
-  // No copy when the caller already passes contiguous float32 (the normal case).
-  const auto x = features.to(at::kFloat).contiguous();
+  // No copy when the caller already passes contiguous float32 or (CPU) bfloat16.
+  const bool keep_bfloat16 = features.scalar_type() == at::kBFloat16 && features.device().is_cpu();
+  const auto x = features.to(keep_bfloat16 ? at::kBFloat16 : at::kFloat).contiguous();
   std::mt19937_64 rng(seed);
   int64_t idx = static_cast<int64_t>(uniform_below(rng, static_cast<uint64_t>(n)));
   const int64_t report_every = std::max<int64_t>(1, size / 200);

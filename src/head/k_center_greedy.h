@@ -11,7 +11,8 @@ namespace patchcore {
 
 // Selects `size` rows of `features` [N, D]: start from a seeded random row (not itself
 // selected), then repeatedly take the row farthest from everything chosen so far; ties go
-// to the lowest row. Returns row indices in selection order.
+// to the lowest row. Returns row indices in selection order. On the CPU `features` may be
+// bfloat16 (half the memory; the exact greedy of the rounded values, computed in float32).
 //
 // On the CPU each row remembers its nearest centre, and a new centre c skips every cluster
 // whose centre lies at least twice the cluster's radius (plus a rounding margin) from c:

@@ -212,6 +212,21 @@ TEST_P(PrunedGreedy, ContinuingFromTheFirstCentresReproducesTheRest) {
   }
 }
 
+// bfloat16 rows (the training's compact projection): the exact greedy of the rounded values.
+TEST_P(PrunedGreedy, BFloat16RowsSelectWhatTheFullScanSelectsOnTheRoundedValues) {
+  for (const int64_t dim : {7, 16, 45}) {
+    const auto x = clustered_points(3000, dim, 31 + dim).to(at::kBFloat16);
+    const auto rounded = x.to(at::kFloat).contiguous();
+    const auto got = k_center_greedy(x, 250, 13);
+    EXPECT_EQ(got, reference::full_scan_greedy(rounded, 250, start_row(rounded, 13))) << "dim " << dim;
+    EXPECT_LT(last_greedy_stats().row_visits, int64_t{250} * 3000 / 4) << "pruning still works";
+    // Continuing from given centres works on bfloat16 rows too.
+    std::vector<int64_t> initial = {start_row(rounded, 13)};
+    initial.insert(initial.end(), got.begin(), got.begin() + 100);
+    EXPECT_EQ(k_center_greedy(x, 150, 0, {}, initial), std::vector<int64_t>(got.begin() + 100, got.end()));
+  }
+}
+
 TEST(KCenterGreedy, InitialCentresAreValidated) {
   const auto x = at::randn({20, 4});
   EXPECT_THROW(k_center_greedy(x, 19, 0, {}, {3, 5}), std::invalid_argument);   // only 18 candidates

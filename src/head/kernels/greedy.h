@@ -6,13 +6,20 @@
 // product is 16 partial sums (lane l adds the products of elements j = l mod 16 in order),
 // then tail + lane 0 + ... + lane 15; a squared distance is max((|x|^2 - 2 x.c) + |c|^2, 0).
 #include <cstdint>
+#include <cstring>
 
 #include "search/simd.h"
 
 namespace patchcore::coreset_kernels {
 
+// How the rows are stored. bfloat16 is the upper half of a float32, so a row converts to
+// float32 exactly and the arithmetic below is the float32 one on the rounded values: the
+// selection on bfloat16 rows is the exact greedy of those values (half the memory).
+enum class RowFormat { kFloat32, kBFloat16 };
+
 struct Rows {
-  const float* data;     // [n, dim], row-major
+  const void* data;      // [n, dim], row-major, in `format`
+  RowFormat format;
   int64_t dim;
   const float* norms;    // [n] squared norms, from `norms` below
   float* min_d;          // [n] running minimum squared distance to the centres
@@ -32,9 +39,22 @@ struct Centre {
   double pivot_margin;
 };
 
+// Row `row` of `rows` as float32 into out[dim].
+inline void row_to_float(const Rows& rows, int64_t row, float* out) {
+  if (rows.format == RowFormat::kFloat32) {
+    std::memcpy(out, static_cast<const float*>(rows.data) + row * rows.dim, rows.dim * sizeof(float));
+    return;
+  }
+  const uint16_t* in = static_cast<const uint16_t*>(rows.data) + row * rows.dim;
+  for (int64_t d = 0; d < rows.dim; ++d) {
+    const uint32_t bits = uint32_t{in[d]} << 16;
+    std::memcpy(out + d, &bits, sizeof bits);
+  }
+}
+
 struct Kernels {
-  // out[i] = squared norm of row i of [count, dim].
-  void (*norms)(const float* rows, int64_t count, int64_t dim, float* out);
+  // out[i] = squared norm of row i, for rows [begin, end) of `rows` (rows.norms unused).
+  void (*norms)(const Rows& rows, int64_t begin, int64_t end, float* out);
   // Squared distance of a row (squared norm row_norm) to c.
   float (*distance)(const float* row, float row_norm, int64_t dim, const float* c, float c_norm);
   // For the rows listed that may come closer to the centre (min_d > skip_below and the
@@ -48,7 +68,7 @@ const Kernels& kernels(search::SimdLevel level);
 
 #define PATCHCORE_DECLARE_GREEDY_LEVEL(ns)                                                        \
   namespace ns {                                                                                  \
-  void norms(const float*, int64_t, int64_t, float*);                                             \
+  void norms(const Rows&, int64_t, int64_t, float*);                                              \
   float distance(const float*, float, int64_t, const float*, float);                               \
   int64_t update(const Rows&, const int32_t*, int64_t, float, const Centre&);                      \
   }

@@ -4,6 +4,7 @@
 // dot products differently from one level to the next.
 // No include guard: each including translation unit instantiates its own copy.
 #include <cstring>
+#include <vector>
 
 #include "head/kernels/greedy.h"
 #include "head/kernels/pivot_bound.h"
@@ -22,10 +23,30 @@ inline Floats load(const float* p) {
   return v;
 }
 
+// bfloat16 -> float32 (exact): the 16 bits become the upper half of the float.
+typedef uint16_t Halves __attribute__((vector_size(kWidth * sizeof(uint16_t))));
+typedef uint32_t Words __attribute__((vector_size(kWidth * sizeof(uint32_t))));
+inline Floats load(const uint16_t* p) {
+  Halves h;
+  std::memcpy(&h, p, sizeof h);
+  const Words w = __builtin_convertvector(h, Words) << 16;
+  Floats v;
+  std::memcpy(&v, &w, sizeof v);
+  return v;
+}
+
+inline float to_float(float x) { return x; }
+inline float to_float(uint16_t x) {
+  const uint32_t bits = uint32_t{x} << 16;
+  float f;
+  std::memcpy(&f, &bits, sizeof f);
+  return f;
+}
+
 // Dot products of R rows with one vector, interleaved so that the R accumulator chains
 // hide each other's latency; each row's result is rounded as the single-row order says.
-template <int R>
-inline void dots(const float* const* rows, const float* c, int64_t dim, float* out) {
+template <int R, typename T>
+inline void dots(const T* const* rows, const float* c, int64_t dim, float* out) {
   Floats acc[R][kVectors] = {};
   int64_t j = 0;
   for (; j + kLanes <= dim; j += kLanes)
@@ -35,7 +56,7 @@ inline void dots(const float* const* rows, const float* c, int64_t dim, float* o
     }
   for (int r = 0; r < R; ++r) {
     float sum = 0.0f;
-    for (int64_t k = j; k < dim; ++k) sum += rows[r][k] * c[k];
+    for (int64_t k = j; k < dim; ++k) sum += to_float(rows[r][k]) * c[k];
     for (int v = 0; v < kVectors; ++v)
       for (int l = 0; l < kWidth; ++l) sum += acc[r][v][l];
     out[r] = sum;
@@ -62,10 +83,12 @@ inline bool pivots_exclude(const Rows& x, int32_t row, const Centre& c) {
 
 }  // namespace
 
-void norms(const float* rows, int64_t count, int64_t dim, float* out) {
-  for (int64_t i = 0; i < count; ++i) {
-    const float* row = rows + i * dim;
-    dots<1>(&row, row, dim, out + i);
+void norms(const Rows& rows, int64_t begin, int64_t end, float* out) {
+  std::vector<float> row(rows.dim);  // as float32: exact, and the same arithmetic for both formats
+  for (int64_t i = begin; i < end; ++i) {
+    row_to_float(rows, i, row.data());
+    const float* p = row.data();
+    dots<1>(&p, p, rows.dim, out + (i - begin));
   }
 }
 
@@ -75,7 +98,9 @@ float distance(const float* row, float row_norm, int64_t dim, const float* c, fl
   return squared_distance(row_norm, dot, c_norm);
 }
 
-int64_t update(const Rows& x, const int32_t* list, int64_t count, float skip_below, const Centre& c) {
+template <typename T>
+int64_t typed_update(const Rows& x, const int32_t* list, int64_t count, float skip_below, const Centre& c) {
+  const T* data = static_cast<const T*>(x.data);
   // Filter on min_d and the pivots first (a few bytes a row), then compute the survivors'
   // distances (a whole row each).
   constexpr int kChunk = 256;
@@ -84,18 +109,18 @@ int64_t update(const Rows& x, const int32_t* list, int64_t count, float skip_bel
   auto run = [&](int n) {
     int i = 0;
     for (; i + kBlock <= n; i += kBlock) {
-      const float* block[kBlock];
+      const T* block[kBlock];
       for (int r = 0; r < kBlock; ++r) {
-        block[r] = x.data + int64_t{todo[i + r]} * x.dim;
+        block[r] = data + int64_t{todo[i + r]} * x.dim;
         // The rows of a cluster are scattered: fetch the next block's first lines early.
-        if (i + kBlock + r < n) __builtin_prefetch(x.data + int64_t{todo[i + kBlock + r]} * x.dim);
+        if (i + kBlock + r < n) __builtin_prefetch(data + int64_t{todo[i + kBlock + r]} * x.dim);
       }
       float dot[kBlock];
       dots<kBlock>(block, c.data, x.dim, dot);
       for (int r = 0; r < kBlock; ++r) apply(x, todo[i + r], dot[r], c);
     }
     for (; i < n; ++i) {
-      const float* row = x.data + int64_t{todo[i]} * x.dim;
+      const T* row = data + int64_t{todo[i]} * x.dim;
       float dot;
       dots<1>(&row, c.data, x.dim, &dot);
       apply(x, todo[i], dot, c);
@@ -111,6 +136,11 @@ int64_t update(const Rows& x, const int32_t* list, int64_t count, float skip_bel
   }
   run(pending);
   return computed;
+}
+
+int64_t update(const Rows& x, const int32_t* list, int64_t count, float skip_below, const Centre& c) {
+  return x.format == RowFormat::kBFloat16 ? typed_update<uint16_t>(x, list, count, skip_below, c)
+                                          : typed_update<float>(x, list, count, skip_below, c);
 }
 
 }  // namespace patchcore::coreset_kernels::PATCHCORE_KERNEL_NS
