@@ -88,6 +88,11 @@ Command add_train_command(CLI::App& app) {
   cmd->add_option("--threshold-sigmas", options->threshold_sigmas,
                   "Threshold = max(highest training score, mean + SIGMAS * std of the held-out scores)")
       ->capture_default_str();
+  auto max_memory = std::make_shared<std::string>();
+  cmd->add_option("--max-memory", *max_memory,
+                  "Memory cap of training, e.g. 8G: past it the patch features go to a temporary file in --output "
+                  "and the coreset's projection to bfloat16; the log states the plan (default: 80% of the "
+                  "machine's or the container's memory)");
   cmd->add_flag("--quiet", *quiet, "No progress bars");
   const auto apply_roi_options = add_roi_options(cmd, options->roi);
 
@@ -106,6 +111,7 @@ Command add_train_command(CLI::App& app) {
         if (option->count() > 0)
           throw UserError(option->get_name() + " cannot be combined with --from: the model keeps the settings it "
                           "was trained with (train a new model to change them)");
+    if (!max_memory->empty()) options->max_memory_bytes = parse_memory_size(*max_memory);
     options->show_progress = !*quiet;
     apply_roi_options();
     const TrainReport r = train(*options);

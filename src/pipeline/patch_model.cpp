@@ -63,6 +63,7 @@ BatchScores PatchModel::score_patches(const torch::Tensor& patches, int64_t h, i
   BatchScores out;
   out.image_scores = image_scores(nearest, patches, memory_bank_, support_, config_.num_neighbors);
   out.nearest = nearest.nearest;
+  out.distances = nearest.distances;
   out.maps = anomaly_maps(nearest.distances.reshape({patches.size(0), 1, h, w}), config_.preprocessing.height,
                           config_.preprocessing.width);
   return out;

@@ -14,6 +14,7 @@ struct BatchScores {
   torch::Tensor image_scores;  // [B]
   torch::Tensor maps;          // [B,1,H,W] at the model's image size
   torch::Tensor nearest;       // [B,h*w] int64: nearest bank row of every patch
+  torch::Tensor distances;     // [B,h*w] float: distance of every patch to that row
 };
 
 // Pre-processed batch [B,3,H,W] -> PatchCore embedding [B,C,h,w].

@@ -30,6 +30,7 @@
 #include "pipeline/model_export.h"
 #include "pipeline/model_folder.h"
 #include "pipeline/patch_model.h"
+#include "pipeline/patch_store.h"
 #include "pipeline/roi_training.h"
 #include "search/exact_index.h"
 #include "search/factory.h"
@@ -148,6 +149,15 @@ std::string write_config_yaml(const TrainOptions& o, const Checkpoint& c, const 
   y << YAML::Key << "batch_size" << YAML::Value << o.batch_size;
   y << YAML::Key << "threads" << YAML::Value << at::get_num_threads();
   y << YAML::Key << "held_out_images" << YAML::Value << r.num_held_out;
+  y << YAML::Key << "coverage_radius" << YAML::Value << r.coverage_radius;
+  y << YAML::Key << "memory_plan" << YAML::Value << YAML::BeginMap;
+  y << YAML::Key << "cap_bytes" << YAML::Value << r.memory_plan.cap_bytes;
+  y << YAML::Key << "features" << YAML::Value << (r.memory_plan.features_on_disk ? "disk" : "ram");
+  y << YAML::Key << "feature_bytes" << YAML::Value << r.memory_plan.feature_bytes;
+  y << YAML::Key << "projection" << YAML::Value << (r.memory_plan.projection_bfloat16 ? "bfloat16" : "float32");
+  y << YAML::Key << "projection_bytes" << YAML::Value << r.memory_plan.projection_bytes;
+  y << YAML::Key << "estimated_peak_bytes" << YAML::Value << r.memory_plan.peak_bytes;
+  y << YAML::EndMap;
   y << YAML::EndMap;
   if (c.parent) {  // train --from: what this model was made from
     y << YAML::Key << "parent" << YAML::Value << YAML::BeginMap;
@@ -250,28 +260,46 @@ void check_coreset_not_empty(const TrainReport& report, double coreset_ratio, co
                   std::to_string(1.0 / static_cast<double>(report.num_patches)));
 }
 
+// The plan that keeps the features and the projection within the memory cap.
+TrainingMemoryPlan plan_memory(const Backbone& backbone, const PatchGrid& grid, int64_t projection_dims,
+                               int64_t parent_rows, const TrainOptions& options, TrainReport& report) {
+  TrainingShape shape;
+  shape.patches = report.num_patches;
+  shape.parent_rows = parent_rows;
+  shape.channels = grid.channels;
+  shape.projection_dims = projection_dims;
+  shape.batch_rows = std::min<int64_t>(options.batch_size, std::max<int64_t>(report.num_images, 1)) * grid.per_image();
+  for (const auto& [name, weight] : backbone.weights()) shape.backbone_bytes += weight.numel() * weight.element_size();
+  report.memory_plan = plan_training_memory(shape, options.max_memory_bytes.value_or(default_memory_cap()));
+  log(report.memory_plan.describe());
+  return report.memory_plan;
+}
+
 // Phase 3: every training patch, one row each (image-major, then y, then x), and their random
 // projection for the coreset selection when it subsamples.
 struct TrainingPatches {
-  torch::Tensor rows;       // [N, C]
+  PatchStore rows;          // [N, C]
   // [M + N, d]: the parent's bank rows (M, `train --from`), then the N patches; undefined
-  // when every patch is kept.
+  // when every patch is kept. float32, or bfloat16 when the memory plan says so.
   torch::Tensor projected;
 };
 
 TrainingPatches extract_patches(const Backbone& backbone, const TrainingImages& images, const PatchGrid& grid,
-                                bool subsample, const torch::Tensor& parent_bank, const TrainOptions& options,
-                                Checkpoint& checkpoint, TrainReport& report) {
+                                int64_t projection_dims, const TrainingMemoryPlan& plan,
+                                const torch::Tensor& parent_bank, const TrainOptions& options, Checkpoint& checkpoint,
+                                TrainReport& report) {
   const auto start = Clock::now();
   const ModelConfig& config = checkpoint.config;
   // Allocated once and filled batch by batch (no concatenation copies).
-  TrainingPatches patches{torch::empty({report.num_patches, grid.channels}), {}};
+  TrainingPatches patches{plan.features_on_disk ? PatchStore(report.num_patches, grid.channels, options.output_dir)
+                                                : PatchStore(report.num_patches, grid.channels),
+                          {}};
   std::optional<SparseRandomProjection> projection;
   const int64_t leading = parent_bank.defined() ? parent_bank.size(0) : 0;
-  if (subsample) {
-    const int64_t dims = johnson_lindenstrauss_min_dim(report.num_patches + report.parent_patches, 0.9);
-    projection.emplace(grid.channels, dims, config.seed);
-    patches.projected = torch::empty({leading + report.num_patches, dims});
+  if (projection_dims) {
+    projection.emplace(grid.channels, projection_dims, config.seed);
+    patches.projected = torch::empty({leading + report.num_patches, projection_dims},
+                                     plan.projection_bfloat16 ? torch::kBFloat16 : torch::kFloat);
     if (leading) patches.projected.narrow(0, 0, leading).copy_(projection->transform(parent_bank));
   }
   std::set<std::pair<int, int>> sizes;
@@ -285,8 +313,8 @@ TrainingPatches extract_patches(const Backbone& backbone, const TrainingImages& 
       checkpoint.training_images.push_back({paths[i].string(), sha256_file(paths[i])});
     }
     const auto rows = embedding_to_patches(embed_batch(backbone, batch.input));
-    patches.rows.narrow(0, first * grid.per_image(), rows.size(0)).copy_(rows);
-    if (subsample)
+    patches.rows.write(first * grid.per_image(), rows);
+    if (projection)
       patches.projected.narrow(0, leading + first * grid.per_image(), rows.size(0)).copy_(projection->transform(rows));
     bar.update(first + count);
   }
@@ -304,8 +332,10 @@ TrainingPatches extract_patches(const Backbone& backbone, const TrainingImages& 
 torch::Tensor select_memory_bank(TrainingPatches& patches, const torch::Tensor& parent_bank, int64_t new_rows,
                                  const ModelConfig& config, bool show_progress, TrainReport& report) {
   const auto start = Clock::now();
-  torch::Tensor selected_rows = patches.rows;
-  if (patches.projected.defined()) {
+  torch::Tensor selected_rows;
+  if (!patches.projected.defined()) {
+    selected_rows = patches.rows.read(0, patches.rows.rows());  // every patch (the plan kept them in RAM)
+  } else {
     const int64_t leading = parent_bank.defined() ? parent_bank.size(0) : 0;
     std::vector<int64_t> initial(leading);
     std::iota(initial.begin(), initial.end(), 0);
@@ -314,7 +344,7 @@ torch::Tensor select_memory_bank(TrainingPatches& patches, const torch::Tensor& 
     bar.finish();
     patches.projected = torch::Tensor();
     for (auto& row : selected) row -= leading;  // rows of patches.rows
-    selected_rows = patches.rows.index_select(0, torch::tensor(selected, torch::kLong));
+    selected_rows = patches.rows.gather(selected);
   }
   torch::Tensor bank = parent_bank.defined() ? torch::cat({parent_bank, selected_rows}) : selected_rows;
   report.bank_rows = bank.size(0);
@@ -323,24 +353,23 @@ torch::Tensor select_memory_bank(TrainingPatches& patches, const torch::Tensor& 
 }
 
 // Phase 5: every training image scored against the final bank from its stored patches
-// (no second backbone pass) for norm_stats.txt; an approximate index's recall measured
-// against exact search on the way.
-std::pair<torch::Tensor, torch::Tensor> score_training_images(const PatchModel& model,
-                                                              const search::ExactIndex& exact_index,
-                                                              const torch::Tensor& rows, const PatchGrid& grid,
-                                                              const TrainOptions& options, TrainReport& report) {
+// (no second backbone pass) for norm_stats.txt, batch by batch; an approximate index's recall
+// measured against exact search on the way.
+NormStats score_training_images(const PatchModel& model, const search::ExactIndex& exact_index, PatchStore& rows,
+                                const PatchGrid& grid, const TrainOptions& options, TrainReport& report) {
   const bool measure_recall = !model.index().exact();
   int64_t agreeing = 0;
-  std::vector<torch::Tensor> scores, maps;
+  NormStats stats;
   ProgressBar bar("scoring training set", report.num_images, options.show_progress);
   for (int64_t first = 0; first < report.num_images; first += options.batch_size) {
     const int64_t count = std::min<int64_t>(options.batch_size, report.num_images - first);
-    const auto batch_rows = rows.narrow(0, first * grid.per_image(), count * grid.per_image());
+    const auto batch_rows = rows.read(first * grid.per_image(), count * grid.per_image());
     const auto result = model.score_patches(batch_rows.view({count, grid.per_image(), grid.channels}), grid.h, grid.w);
     if (measure_recall)
       agreeing += result.nearest.reshape(-1).eq(search::nearest(exact_index, batch_rows).indices).sum().item<int64_t>();
-    scores.push_back(result.image_scores);
-    maps.push_back(result.maps);
+    const NormStats batch = compute_norm_stats(result.image_scores, result.maps);
+    stats = first == 0 ? batch : pooled_norm_stats(stats, batch);
+    report.coverage_radius = std::max(report.coverage_radius, result.distances.max().item<double>());
     bar.update(first + count);
   }
   bar.finish();
@@ -349,7 +378,7 @@ std::pair<torch::Tensor, torch::Tensor> score_training_images(const PatchModel& 
     log("recall@1 of " + report.search_index + " against exact search on the " +
         std::to_string(report.num_patches) + " training patches: " + std::to_string(*report.recall_at_1));
   }
-  return {torch::cat(scores), torch::cat(maps)};
+  return stats;
 }
 
 // Phase 6: the decision thresholds, from the held-out good images or the training scores.
@@ -424,8 +453,14 @@ TrainReport train(const TrainOptions& options) {
   const int64_t bank_size = coreset_size(report.num_patches + report.parent_patches, config.coreset_ratio);
   const int64_t parent_rows = parent ? parent_bank.size(0) : 0;
   const int64_t new_rows = std::clamp<int64_t>(bank_size - parent_rows, 0, report.num_patches);
-  TrainingPatches patches = extract_patches(*backbone, images, grid, new_rows < report.num_patches, parent_bank,
-                                            options, checkpoint, report);
+  // The random projection the coreset is selected on, when it subsamples.
+  const int64_t projection_dims = new_rows < report.num_patches
+                                      ? johnson_lindenstrauss_min_dim(report.num_patches + report.parent_patches, 0.9)
+                                      : 0;
+  const TrainingMemoryPlan plan = plan_memory(*backbone, grid, projection_dims, parent_rows, options, report);
+  if (plan.features_on_disk) fs::create_directories(options.output_dir);
+  TrainingPatches patches = extract_patches(*backbone, images, grid, projection_dims, plan, parent_bank, options,
+                                            checkpoint, report);
   checkpoint.memory_bank = select_memory_bank(patches, parent_bank, new_rows, config, options.show_progress, report);
 
   // The support table of num_neighbors re-weighting, by exact search whatever backend
@@ -439,9 +474,8 @@ TrainReport train(const TrainOptions& options) {
   const PatchModel model(config, backbone, checkpoint.memory_bank, checkpoint.support);
   report.search_index = model.index().describe();
   log("nearest-neighbour search: " + report.search_index);
-  const auto [scores, maps] = score_training_images(model, exact_index, patches.rows, grid, options, report);
+  report.norm_stats = score_training_images(model, exact_index, patches.rows, grid, options, report);
   patches = {};
-  report.norm_stats = compute_norm_stats(scores, maps);
   if (parent) {
     // The parent's images are not scored again (they may be gone): their statistics, against
     // the smaller bank they were trained with, are pooled with the new images' ones.

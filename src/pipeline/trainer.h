@@ -8,6 +8,7 @@
 #include "data/roi.h"
 #include "pipeline/checkpoint.h"
 #include "pipeline/threshold_record.h"
+#include "pipeline/training_memory.h"
 
 namespace patchcore {
 
@@ -31,6 +32,10 @@ struct TrainOptions {
   // used and `model` / `weights` ignored; the greedy continues from its bank (it all stays),
   // to the bank size the ratio gives for all images together.
   std::filesystem::path parent_model;
+  // Memory cap of the features and projection (--max-memory); unset: default_memory_cap().
+  // Past it, features go to a temporary file in output_dir, then the projection to bfloat16
+  // (pipeline/training_memory.h).
+  std::optional<int64_t> max_memory_bytes;
 };
 
 struct TrainReport {
@@ -44,6 +49,10 @@ struct TrainReport {
   NormStats norm_stats;               // image_threshold / pixel_threshold set from `threshold`
   ThresholdRecord threshold;
   int64_t num_held_out = 0;
+  TrainingMemoryPlan memory_plan;
+  // The largest distance of a new training patch to its nearest bank row (the k-center
+  // objective in feature space), as the scoring index measures it.
+  double coverage_radius = 0;
   std::string search_index;           // search::Index::describe() of the scoring index
   std::optional<double> recall_at_1;  // approximate indexes: agreement with exact search
   double load_weights_seconds = 0, extract_seconds = 0, coreset_seconds = 0, support_seconds = 0, score_seconds = 0,

@@ -134,6 +134,32 @@ TEST_F(FaultTest, FileSizeLimitIsAClearErrorAndKeepsTheOldModel) {
   EXPECT_EQ(entries_starting_with(out(), "").size(), 1u) << "nothing half-written is left";
 }
 
+// Training past its memory cap writes the features to an unnamed temporary file in --output; a
+// disk that cannot hold it is reported before the features are computed, naming the fix.
+TEST_F(FaultTest, FeatureFileThatDoesNotFitIsAClearErrorAndLeavesNothing) {
+  auto first = run_shell(train_command());
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  const std::string checkpoint = testing::read_file(model() / "checkpoint.safetensors");
+  // Just below what training all in RAM is estimated to need: the features go to disk.
+  const std::string config = testing::read_file(model() / "config.yaml");
+  const auto at = config.find("estimated_peak_bytes: ");
+  ASSERT_NE(at, std::string::npos) << config;
+  const long long in_ram = std::stoll(config.substr(at + 22));
+  const std::string capped = train_command() + " --max-memory " + std::to_string(in_ram - 1);
+  auto on_disk = run_shell(capped + " 2>&1");
+  ASSERT_EQ(on_disk.exit_code, 0) << on_disk.output;
+  EXPECT_TRUE(contains(on_disk.output, "in a temporary file on disk")) << on_disk.output;
+  EXPECT_EQ(entries_starting_with(out(), "").size(), 1u) << "the feature file was left behind";
+  // 64 KiB per file, far less than the features: refused up front, the old model kept.
+  auto limited = run_shell("ulimit -f 64; " + capped);
+  EXPECT_EQ(limited.exit_code, 1) << limited.output;
+  EXPECT_TRUE(contains(limited.output, "temporary feature file")) << limited.output;
+  EXPECT_TRUE(contains(limited.output, "disk full")) << limited.output;
+  EXPECT_TRUE(contains(limited.output, "--max-memory")) << limited.output;
+  EXPECT_EQ(entries_starting_with(out(), "").size(), 1u) << "something was left behind";
+  EXPECT_NO_THROW(Model::load(model()));
+}
+
 // Every file of the model folder has its SHA-256 in SHA256SUMS (sha256sum format, checked here
 // by coreutils' own sha256sum); predict and export refuse a damaged checkpoint and name it.
 TEST_F(FaultTest, DamagedModelFilesAreNamedByPredictAndExport) {
