@@ -263,8 +263,12 @@ class PrunedGreedy {
         else *kept++ = row;
       }
       rows.erase(kept, rows.end());
+      // Clusters only shrink after they are made: give memory back, or the lists of all
+      // clusters together would hold many times N entries by the end.
+      if (rows.capacity() > 2 * rows.size() + 1024) rows.shrink_to_fit();
       if (j != id) refresh(clusters_[j]);
     }
+    taken.shrink_to_fit();
     clusters_[id].rows = std::move(taken);
     refresh(clusters_[id]);
   }

@@ -1,6 +1,7 @@
 #include "pipeline/trainer.h"
 
 #include <ATen/Parallel.h>
+#include <malloc.h>
 #include <c10/core/InferenceMode.h>
 #include <yaml-cpp/yaml.h>
 
@@ -260,6 +261,14 @@ void check_coreset_not_empty(const TrainReport& report, double coreset_ratio, co
                   std::to_string(1.0 / static_cast<double>(report.num_patches)));
 }
 
+// Returns the allocator's free memory to the system between phases (glibc keeps freed heap
+// pages of the batches otherwise; the memory plan counts them, this only lowers the real peak).
+void release_free_memory() {
+#ifdef __GLIBC__
+  malloc_trim(0);
+#endif
+}
+
 // The plan that keeps the features and the projection within the memory cap.
 TrainingMemoryPlan plan_memory(const Backbone& backbone, const PatchGrid& grid, int64_t projection_dims,
                                int64_t parent_rows, const TrainOptions& options, TrainReport& report) {
@@ -461,7 +470,9 @@ TrainReport train(const TrainOptions& options) {
   if (plan.features_on_disk) fs::create_directories(options.output_dir);
   TrainingPatches patches = extract_patches(*backbone, images, grid, projection_dims, plan, parent_bank, options,
                                             checkpoint, report);
+  release_free_memory();
   checkpoint.memory_bank = select_memory_bank(patches, parent_bank, new_rows, config, options.show_progress, report);
+  release_free_memory();
 
   // The support table of num_neighbors re-weighting, by exact search whatever backend
   // scores patches; the exact index also measures an approximate index's recall.

@@ -35,8 +35,10 @@ Estimate estimate(const TrainingShape& s, bool on_disk, bool bfloat16) {
   const int64_t rows = s.patches + s.parent_rows;
   const int64_t projection = s.projection_dims ? rows * s.projection_dims * (bfloat16 ? 2 : 4) : 0;
   const int64_t greedy = s.projection_dims ? rows * kGreedyBytesPerRow : 0;
+  // The allocator keeps much of a batch's working memory after the batch (heap fragments),
+  // so it is counted in every phase.
   const int64_t extracting = base + working + feature_ram + projection;
-  const int64_t selecting = base + feature_ram + projection + greedy;
+  const int64_t selecting = base + working + feature_ram + projection + greedy;
   const int64_t scoring = base + working + feature_ram;
   return {feature_ram, projection, std::max({extracting, selecting, scoring})};
 }

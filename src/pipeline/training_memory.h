@@ -34,9 +34,10 @@ struct TrainingMemoryPlan {
   std::string describe() const;  // one line for the log: rows, bytes in RAM, bytes on disk
 };
 
-// Bytes the greedy keeps per row beyond the projection: norm, min distance, owner, cluster
-// list entry (4 B each) and 8 pivot coordinates (double).
-inline constexpr int64_t kGreedyBytesPerRow = 4 * 4 + 8 * 8;
+// Bytes the greedy keeps per row beyond the projection: norm, min distance, owner (4 B each),
+// its entry in a cluster list (4 B, lists at most twice their size: 8 B) and 8 pivot
+// coordinates (double).
+inline constexpr int64_t kGreedyBytesPerRow = 3 * 4 + 8 + 8 * 8;
 
 // The first of (all in RAM, features on disk, + bfloat16 projection) whose estimated peak is
 // within cap_bytes; throws UserError naming the smallest cap that would work otherwise.
