@@ -108,12 +108,6 @@ void StagedFolder::commit() {
 
 namespace {
 
-std::string sha256_of(const fs::path& file) {
-  Sha256 hash;
-  hash.add_file(file);
-  return hash.hex();
-}
-
 // Relative path -> hex digest, as sha256sum writes it (text mode: two spaces).
 std::map<std::string, std::string> read_manifest(const fs::path& manifest) {
   std::ifstream in(manifest);
@@ -138,13 +132,14 @@ void write_manifest(const fs::path& dir) {
       files.push_back(fs::relative(entry.path(), dir).generic_string());
   std::sort(files.begin(), files.end());
   std::ostringstream out;
-  for (const auto& file : files) out << sha256_of(dir / file) << "  " << file << "\n";
+  for (const auto& file : files) out << sha256_file(dir / file) << "  " << file << "\n";
   write_file_atomically(dir / ModelFolder::kManifest, out.str());
 }
 
-void verify_manifest(const fs::path& dir, const std::vector<std::string>& files) {
+std::map<std::string, std::string> verify_manifest(const fs::path& dir, const std::vector<std::string>& files) {
+  std::map<std::string, std::string> verified;
   const fs::path manifest = dir / ModelFolder::kManifest;
-  if (!fs::exists(manifest)) return;
+  if (!fs::exists(manifest)) return verified;
   const auto digests = read_manifest(manifest);
   for (const auto& file : files) {
     const auto listed = digests.find(file);
@@ -152,10 +147,12 @@ void verify_manifest(const fs::path& dir, const std::vector<std::string>& files)
     if (!fs::exists(dir / file))
       throw UserError("model folder " + dir.string() + " lacks " + file + ", which " + ModelFolder::kManifest +
                       " lists; copy the whole folder again");
-    if (sha256_of(dir / file) != listed->second)
+    if (sha256_file(dir / file) != listed->second)
       throw UserError((dir / file).string() + " does not match its SHA-256 in " + ModelFolder::kManifest +
                       ": the file was changed or damaged after it was written; copy the model folder again or retrain");
+    verified.emplace(file, listed->second);
   }
+  return verified;
 }
 
 }  // namespace patchcore

@@ -1,6 +1,7 @@
 #pragma once
 // Layout of a model folder OUTPUT/PATTERN and its atomic creation.
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -22,7 +23,9 @@ void write_manifest(const std::filesystem::path& dir);
 // Checks `files` (paths relative to `dir`) against `dir`/SHA256SUMS. Throws UserError naming
 // the first file that is listed but missing or whose SHA-256 differs. A folder without a
 // manifest (written before it existed) and files it does not list are not checked.
-void verify_manifest(const std::filesystem::path& dir, const std::vector<std::string>& files);
+// Returns the SHA-256 (hex) of each file it checked, by relative path.
+std::map<std::string, std::string> verify_manifest(const std::filesystem::path& dir,
+                                                   const std::vector<std::string>& files);
 
 // A temporary sibling folder that becomes `final_dir` on commit(); if commit() is
 // never reached (exception), the temporary folder is deleted and `final_dir` is

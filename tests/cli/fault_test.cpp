@@ -150,6 +150,19 @@ TEST_F(FaultTest, FeatureFileThatDoesNotFitIsAClearErrorAndLeavesNothing) {
   ASSERT_EQ(on_disk.exit_code, 0) << on_disk.output;
   EXPECT_TRUE(contains(on_disk.output, "in a temporary file on disk")) << on_disk.output;
   EXPECT_EQ(entries_starting_with(out(), "").size(), 1u) << "the feature file was left behind";
+  // Killed while the file is in use: it has no name, so nothing is left (at most the staging
+  // folder, which the next run removes).
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    execl("/bin/sh", "sh", "-c", ("exec " + capped + " >/dev/null 2>&1").c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+  EXPECT_TRUE(entries_starting_with(out(), ".patch-features").empty());
+  EXPECT_LE(entries_starting_with(out(), "").size(), 2u);
   // 64 KiB per file, far less than the features: refused up front, the old model kept.
   auto limited = run_shell("ulimit -f 64; " + capped);
   EXPECT_EQ(limited.exit_code, 1) << limited.output;
