@@ -71,8 +71,8 @@ TrainingMemoryPlan plan_training_memory(const TrainingShape& shape, int64_t cap_
   const Estimate least = estimate(shape, selects, selects);
   throw UserError("training " + std::to_string(shape.patches) + " patches needs about " + format_bytes(least.peak) +
                   " of memory" + (selects ? " even with the features on disk and a bfloat16 projection" : std::string()) + ", more than --max-memory " +
-                  format_bytes(cap_bytes) + ". Raise --max-memory, use fewer images or a smaller --batch-size, or "
-                  "split the images into shards (docs/scaling.md)");
+                  format_bytes(cap_bytes) + ". Raise --max-memory, use fewer images or a smaller --batch-size, or train on part of "
+                  "the images and add the rest with `train --from` (docs/scaling.md)");
 }
 
 std::string TrainingMemoryPlan::describe() const {
