@@ -60,6 +60,8 @@ struct TrainReport {
 };
 
 // Throws UserError for bad input; on any failure nothing is left in output_dir.
+// Process-wide side effect (glibc): fixes malloc's mmap threshold at 4 MiB, so that the batches'
+// temporaries do not fragment the heap (trainer.cpp, docs/scaling.md).
 TrainReport train(const TrainOptions& options);
 
 }  // namespace patchcore
