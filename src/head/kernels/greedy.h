@@ -39,6 +39,14 @@ struct Centre {
   double pivot_margin;
 };
 
+// bfloat16 -> float32, exact: the 16 bits become the upper half of the float.
+inline float bfloat16_to_float(uint16_t x) {
+  const uint32_t bits = uint32_t{x} << 16;
+  float f;
+  std::memcpy(&f, &bits, sizeof f);
+  return f;
+}
+
 // Row `row` of `rows` as float32 into out[dim].
 inline void row_to_float(const Rows& rows, int64_t row, float* out) {
   if (rows.format == RowFormat::kFloat32) {
@@ -46,10 +54,7 @@ inline void row_to_float(const Rows& rows, int64_t row, float* out) {
     return;
   }
   const uint16_t* in = static_cast<const uint16_t*>(rows.data) + row * rows.dim;
-  for (int64_t d = 0; d < rows.dim; ++d) {
-    const uint32_t bits = uint32_t{in[d]} << 16;
-    std::memcpy(out + d, &bits, sizeof bits);
-  }
+  for (int64_t d = 0; d < rows.dim; ++d) out[d] = bfloat16_to_float(in[d]);
 }
 
 struct Kernels {

@@ -23,7 +23,7 @@ inline Floats load(const float* p) {
   return v;
 }
 
-// bfloat16 -> float32 (exact): the 16 bits become the upper half of the float.
+// bfloat16 -> float32 for a vector: the same conversion as bfloat16_to_float, lane by lane.
 typedef uint16_t Halves __attribute__((vector_size(kWidth * sizeof(uint16_t))));
 typedef uint32_t Words __attribute__((vector_size(kWidth * sizeof(uint32_t))));
 inline Floats load(const uint16_t* p) {
@@ -36,12 +36,7 @@ inline Floats load(const uint16_t* p) {
 }
 
 inline float to_float(float x) { return x; }
-inline float to_float(uint16_t x) {
-  const uint32_t bits = uint32_t{x} << 16;
-  float f;
-  std::memcpy(&f, &bits, sizeof f);
-  return f;
-}
+inline float to_float(uint16_t x) { return bfloat16_to_float(x); }
 
 // Dot products of R rows with one vector, interleaved so that the R accumulator chains
 // hide each other's latency; each row's result is rounded as the single-row order says.
