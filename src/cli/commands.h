@@ -3,7 +3,10 @@
 // CLI11 app and returns the action to run once parsing succeeded.
 #include <CLI/CLI.hpp>
 
+#include <filesystem>
 #include <functional>
+
+#include "pipeline/trainer.h"
 
 namespace patchcore::cli {
 
@@ -18,5 +21,9 @@ Command add_export_command(CLI::App& app);
 Command add_demo_data_command(CLI::App& app);
 Command add_fetch_weights_command(CLI::App& app);
 Command add_eval_command(CLI::App& app);
+Command add_merge_command(CLI::App& app);
+
+// The summary `train` and `merge` print of a trained model.
+void print_training_summary(const TrainReport& report, const std::filesystem::path& parent_model = {});
 
 }  // namespace patchcore::cli

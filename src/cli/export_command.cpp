@@ -35,6 +35,7 @@ Command add_export_command(CLI::App& app) {
             const std::string pattern = (dir.filename().empty() ? dir.parent_path() : dir).filename().string();
             verify_manifest(dir, {ModelFolder::kCheckpoint, ModelFolder::kNormStats});
             const Checkpoint checkpoint = load_checkpoint(dir / ModelFolder::kCheckpoint);
+            require_complete_model(checkpoint, dir.string());
             const NormStats stats = read_norm_stats(dir / ModelFolder::kNormStats);
             const auto outputs = o->model_api ? GraphOutputs::kMapOnly : GraphOutputs::kMapAndScore;
             export_model(patch_model_of(checkpoint), checkpoint.roi, stats, dir, pattern,

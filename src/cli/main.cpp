@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   const std::vector<patchcore::cli::Command> commands = {
       patchcore::cli::add_train_command(app),
       patchcore::cli::add_predict_command(app),
+      patchcore::cli::add_merge_command(app),
       patchcore::cli::add_eval_command(app),
       patchcore::cli::add_export_command(app),
       patchcore::cli::add_fetch_weights_command(app),

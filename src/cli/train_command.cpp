@@ -93,6 +93,10 @@ Command add_train_command(CLI::App& app) {
                   "Memory cap of training, e.g. 8G: past it the patch features go to a temporary file in --output "
                   "and the coreset's projection to bfloat16; the log states the plan (default: 80% of the "
                   "machine's or the container's memory)");
+  auto shard = std::make_shared<std::string>();
+  cmd->add_option("--shard", *shard,
+                  "I/N: train on slice I (0-based) of the sorted training images and write the partial model "
+                  "OUTPUT/PATTERN.shard-I-of-N; combine the N shards with `patchcore merge` (docs/scaling.md)");
   cmd->add_flag("--quiet", *quiet, "No progress bars");
   const auto apply_roi_options = add_roi_options(cmd, options->roi);
 
@@ -112,29 +116,47 @@ Command add_train_command(CLI::App& app) {
           throw UserError(option->get_name() + " cannot be combined with --from: the model keeps the settings it "
                           "was trained with (train a new model to change them)");
     if (!max_memory->empty()) options->max_memory_bytes = parse_memory_size(*max_memory);
+    if (!shard->empty()) options->shard = parse_shard_spec(*shard);
     options->show_progress = !*quiet;
     apply_roi_options();
     const TrainReport r = train(*options);
-    std::printf("\nTrained %s\n", r.model_dir.string().c_str());
-    std::printf("  images            %lld (%lld patches of %lld features)\n", static_cast<long long>(r.num_images),
-                static_cast<long long>(r.num_patches), static_cast<long long>(r.feature_dim));
-    if (r.parent_images)
-      std::printf("  added to          %s (%lld images)\n", options->parent_model.string().c_str(),
-                  static_cast<long long>(r.parent_images));
-    std::printf("  memory bank       %lld rows\n", static_cast<long long>(r.bank_rows));
-    std::printf("  search            %s\n", r.search_index.c_str());
-    if (r.recall_at_1) std::printf("  recall@1          %.4f against exact search\n", *r.recall_at_1);
-    std::printf("  training scores   max %.4f  mean %.4f  std %.4f\n", r.norm_stats.max_score,
-                r.norm_stats.mean_score, r.norm_stats.std_score);
-    std::printf("  threshold         image %.4f  pixel %.4f  (%s%s)\n", r.threshold.image,
-                r.threshold.pixel.value_or(r.norm_stats.max_pixel), r.threshold.method.c_str(),
-                r.num_held_out ? (", " + std::to_string(r.num_held_out) + " held-out good images").c_str() : "");
-    std::printf("  time              %.1fs total: weights %.1fs, features %.1fs, coreset %.1fs, scoring %.1fs, "
-                "writing %.1fs, export %.1fs\n",
-                r.total_seconds, r.load_weights_seconds, r.extract_seconds, r.coreset_seconds, r.score_seconds,
-                r.write_seconds, r.export_seconds);
+    if (options->shard) {
+      std::printf("\nTrained shard %d/%d: %s\n", options->shard->index, options->shard->count,
+                  r.model_dir.string().c_str());
+      std::printf("  images            %lld (%lld patches)\n", static_cast<long long>(r.num_images),
+                  static_cast<long long>(r.num_patches));
+      std::printf("  partial bank      %lld rows\n", static_cast<long long>(r.bank_rows));
+      std::printf("  next              patchcore merge %s ... (all %d shards) --data-dir %s --output %s "
+                  "--pattern-name %s\n",
+                  r.model_dir.string().c_str(), options->shard->count, options->data_dir.string().c_str(),
+                  options->output_dir.string().c_str(), options->pattern_name.c_str());
+      return 0;
+    }
+    print_training_summary(r, options->parent_model);
     return 0;
   }};
+}
+
+void print_training_summary(const TrainReport& r, const std::filesystem::path& parent_model) {
+  std::printf("\nTrained %s\n", r.model_dir.string().c_str());
+  std::printf("  images            %lld (%lld patches of %lld features)\n", static_cast<long long>(r.num_images),
+              static_cast<long long>(r.num_patches), static_cast<long long>(r.feature_dim));
+  if (r.parent_images)
+    std::printf("  added to          %s (%lld images)\n", parent_model.string().c_str(),
+                static_cast<long long>(r.parent_images));
+  std::printf("  memory bank       %lld rows\n", static_cast<long long>(r.bank_rows));
+  std::printf("  coverage radius   %.4f (largest distance of a training patch to the bank)\n", r.coverage_radius);
+  std::printf("  search            %s\n", r.search_index.c_str());
+  if (r.recall_at_1) std::printf("  recall@1          %.4f against exact search\n", *r.recall_at_1);
+  std::printf("  training scores   max %.4f  mean %.4f  std %.4f\n", r.norm_stats.max_score,
+              r.norm_stats.mean_score, r.norm_stats.std_score);
+  std::printf("  threshold         image %.4f  pixel %.4f  (%s%s)\n", r.threshold.image,
+              r.threshold.pixel.value_or(r.norm_stats.max_pixel), r.threshold.method.c_str(),
+              r.num_held_out ? (", " + std::to_string(r.num_held_out) + " held-out good images").c_str() : "");
+  std::printf("  time              %.1fs total: weights %.1fs, features %.1fs, coreset %.1fs, scoring %.1fs, "
+              "writing %.1fs, export %.1fs\n",
+              r.total_seconds, r.load_weights_seconds, r.extract_seconds, r.coreset_seconds, r.score_seconds,
+              r.write_seconds, r.export_seconds);
 }
 
 }  // namespace patchcore::cli

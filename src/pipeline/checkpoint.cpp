@@ -54,6 +54,12 @@ nlohmann::json config_to_json(const Checkpoint& c) {
     j["parent"] = {{"model", c.parent->model},
                    {"checkpoint_sha256", c.parent->checkpoint_sha256},
                    {"images", c.parent->images}};
+  if (c.shard)  // optional key: a reader that predates it is stopped by the missing norm_stats.txt
+    j["shard"] = {{"index", c.shard->index},
+                  {"count", c.shard->count},
+                  {"total_images", c.shard->total_images},
+                  {"total_patches", c.shard->total_patches},
+                  {"holdout_fraction", c.shard->holdout_fraction}};
   return j;
 }
 
@@ -102,6 +108,11 @@ Checkpoint load_checkpoint(const std::filesystem::path& path) {
       c.parent = Lineage{p.at("model").get<std::string>(), p.at("checkpoint_sha256").get<std::string>(),
                          p.at("images").get<int64_t>()};
     }
+    if (j.contains("shard")) {
+      const auto& s = j.at("shard");
+      c.shard = ShardRecord{s.at("index").get<int>(), s.at("count").get<int>(), s.at("total_images").get<int64_t>(),
+                            s.at("total_patches").get<int64_t>(), s.at("holdout_fraction").get<double>()};
+    }
   } catch (const nlohmann::json::exception& e) {
     throw UserError(where + ": corrupt checkpoint metadata (" + e.what() + "); retrain the model");
   }
@@ -118,6 +129,13 @@ Checkpoint load_checkpoint(const std::filesystem::path& path) {
     throw UserError(where + ": checkpoint holds no backbone weights; retrain the model");
   c.roi = load_roi(file, where);
   return c;
+}
+
+void require_complete_model(const Checkpoint& checkpoint, const std::string& where) {
+  if (!checkpoint.shard) return;
+  throw UserError(where + " is the partial model of shard " + std::to_string(checkpoint.shard->index) + "/" +
+                  std::to_string(checkpoint.shard->count) + " (`train --shard`): combine the shards with `patchcore "
+                  "merge PARTS... --data-dir DIR --output OUT --pattern-name NAME` and use the merged model");
 }
 
 PatchModel patch_model_of(const Checkpoint& checkpoint) {

@@ -30,6 +30,7 @@ Model Model::load(const std::filesystem::path& dir) {
     throw UserError("model folder " + dir.string() + " does not exist; pass the OUTPUT/PATTERN folder written by `patchcore train`");
   verify_manifest(dir, {ModelFolder::kCheckpoint, ModelFolder::kNormStats});
   Checkpoint checkpoint = load_checkpoint(dir / ModelFolder::kCheckpoint);
+  require_complete_model(checkpoint, dir.string());
   NormStats stats = read_norm_stats(dir / ModelFolder::kNormStats);
   return Model(std::make_unique<const Impl>(Impl{patch_model_of(checkpoint), stats, checkpoint.roi}));
 }

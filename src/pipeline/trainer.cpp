@@ -64,6 +64,10 @@ void validate(const TrainOptions& o) {
   validate_roi_options(o.roi);
   if (!o.parent_model.empty() && o.roi.enabled())
     throw UserError("--from adds images to a model with its own settings: leave out the ROI options");
+  if (o.shard && !o.parent_model.empty())
+    throw UserError("--shard cannot be combined with --from: add the images to the merged model afterwards");
+  if (o.shard && o.roi.enabled())
+    throw UserError("--shard does not support ROI mode yet: train the ROI model on one machine");
   if (o.roi.interactive) require_display();  // --roi without a display fails before any work
 }
 
@@ -174,7 +178,23 @@ std::string write_config_yaml(const TrainOptions& o, const Checkpoint& c, const 
       << "pooled: the parent's recorded statistics with the added images' (scored against the new bank)";
     y << YAML::EndMap;
   }
-  y << YAML::Key << "threshold" << YAML::Value << threshold_yaml(r.threshold);
+  if (c.shard) {  // a partial model: no scores, no threshold
+    y << YAML::Key << "shard" << YAML::Value << YAML::BeginMap;
+    y << YAML::Key << "index" << YAML::Value << c.shard->index;
+    y << YAML::Key << "count" << YAML::Value << c.shard->count;
+    y << YAML::Key << "all_training_images" << YAML::Value << c.shard->total_images;
+    y << YAML::Key << "all_training_patches" << YAML::Value << c.shard->total_patches;
+    y << YAML::Key << "merge_with" << YAML::Value
+      << "patchcore merge PARTS... --data-dir DIR --output OUT --pattern-name NAME";
+    y << YAML::EndMap;
+  } else {
+    y << YAML::Key << "threshold" << YAML::Value << threshold_yaml(r.threshold);
+  }
+  if (!o.merge_parts.empty()) {
+    y << YAML::Key << "merged_from_shards" << YAML::Value << YAML::BeginSeq;
+    for (const auto& part : o.merge_parts) y << fs::absolute(part).string();
+    y << YAML::EndSeq;
+  }
   y << YAML::Key << "timings_seconds" << YAML::Value << YAML::BeginMap;
   y << YAML::Key << "load_weights" << YAML::Value << r.load_weights_seconds;
   y << YAML::Key << "feature_extraction" << YAML::Value << r.extract_seconds;
@@ -225,13 +245,15 @@ TrainingImages find_images(const TrainOptions& options, const Preprocessing& pre
 }
 
 // Phase 2: the backbone, its weights recorded in the checkpoint.
-std::shared_ptr<const Backbone> load_backbone(const TrainOptions& options, const std::optional<Parent>& parent,
+// `inherited`: the parent's or the shards' checkpoint, whose weights are used whatever the
+// cache holds now.
+std::shared_ptr<const Backbone> load_backbone(const TrainOptions& options, const Checkpoint* inherited,
                                               Checkpoint& checkpoint, TrainReport& report) {
   const auto start = Clock::now();
   const ModelConfig& config = checkpoint.config;
   ResolvedWeights weights;
-  if (parent)  // the parent's own weights, whatever the cache holds now
-    weights = {parent->checkpoint.backbone_weights, parent->checkpoint.weights_source, parent->checkpoint.weights_sha256};
+  if (inherited)
+    weights = {inherited->backbone_weights, inherited->weights_source, inherited->weights_sha256};
   else
     weights = resolve_weights(config.backbone, options.weights);
   std::shared_ptr<const Backbone> backbone = create_backbone(config.backbone, config.layers, weights.weights);
@@ -255,14 +277,14 @@ PatchGrid probe_patch_grid(const Backbone& backbone, const Preprocessing& p) {
   return {embedding.size(1), embedding.size(2), embedding.size(3)};
 }
 
-void check_coreset_not_empty(const TrainReport& report, double coreset_ratio, const PatchGrid& grid) {
-  if (static_cast<double>(report.num_patches) * coreset_ratio >= 1.0) return;
+void check_coreset_not_empty(int64_t images, double coreset_ratio, const PatchGrid& grid) {
+  const int64_t patches = images * grid.per_image();
+  if (static_cast<double>(patches) * coreset_ratio >= 1.0) return;
   const auto needed = static_cast<int64_t>(std::ceil(1.0 / (coreset_ratio * grid.per_image())));
   throw UserError("too few images for --coreset-ratio " + std::to_string(coreset_ratio) + ": " +
-                  std::to_string(report.num_images) + " images give " + std::to_string(report.num_patches) +
+                  std::to_string(images) + " images give " + std::to_string(patches) +
                   " patches, so the coreset would be empty. Add images (at least " + std::to_string(needed) +
-                  ") or raise --coreset-ratio to at least " +
-                  std::to_string(1.0 / static_cast<double>(report.num_patches)));
+                  ") or raise --coreset-ratio to at least " + std::to_string(1.0 / static_cast<double>(patches)));
 }
 
 // glibc raises its mmap threshold to the largest block freed (up to 32 MiB), after which the
@@ -444,25 +466,63 @@ void write_model_folder(const TrainOptions& options, const Checkpoint& checkpoin
   folder.commit();
 }
 
+// `train --shard`: the partial model (its slice's coreset, no scores), staged and committed at once.
+void write_shard_folder(const TrainOptions& options, const Checkpoint& checkpoint,
+                        const std::chrono::steady_clock::time_point start, TrainReport& report) {
+  const auto phase = Clock::now();
+  report.model_dir = shard_folder(options.output_dir, options.pattern_name, *options.shard);
+  StagedFolder folder(report.model_dir);
+  save_checkpoint(folder.path() / ModelFolder::kCheckpoint, checkpoint);
+  report.write_seconds = seconds_since(phase);
+  report.total_seconds = seconds_since(start);
+  write_file_atomically(folder.path() / ModelFolder::kConfig, write_config_yaml(options, checkpoint, report));
+  write_manifest(folder.path());
+  throw_if_interrupted();
+  folder.commit();
+}
+
+// Shard `spec` keeps its slice of the training images (the held-out ones are already out:
+// every shard and the merge split the full list the same way).
+void keep_shard_slice(const ShardSpec& spec, TrainingImages& images, TrainReport& report) {
+  const size_t all = images.roi.images.size();
+  const ImageSlice slice = shard_slice(all, spec);
+  if (slice.begin == slice.end)
+    throw UserError("--shard " + std::to_string(spec.index) + "/" + std::to_string(spec.count) + ": only " +
+                    std::to_string(all) + " training images, fewer than shards; use fewer shards");
+  images.roi.images = std::vector<fs::path>(images.roi.images.begin() + static_cast<std::ptrdiff_t>(slice.begin),
+                                            images.roi.images.begin() + static_cast<std::ptrdiff_t>(slice.end));
+  report.num_images = static_cast<int64_t>(images.roi.images.size());
+  log("shard " + std::to_string(spec.index) + "/" + std::to_string(spec.count) + ": training images " +
+      std::to_string(slice.begin + 1) + ".." + std::to_string(slice.end) + " of " + std::to_string(all));
+}
+
 }  // namespace
 
-TrainReport train(const TrainOptions& options) {
+TrainReport train(const TrainOptions& given) {
   const auto start = Clock::now();
-  validate(options);
+  validate(given);
   keep_large_blocks_out_of_the_heap();
-  const std::optional<Parent> parent = load_parent(options);
+  const std::optional<Parent> parent = load_parent(given);
+  const std::optional<ShardParts> parts =
+      given.merge_parts.empty() ? std::nullopt : std::optional<ShardParts>(load_shard_parts(given.merge_parts));
+  TrainOptions options = given;
+  if (parts) options.holdout_fraction = parts->record().holdout_fraction;  // the shards' split of the images
+  const Checkpoint* inherited = parent ? &parent->checkpoint : parts ? &parts->checkpoints.front() : nullptr;
   TrainReport report;
   Checkpoint checkpoint;
   ModelConfig& config = checkpoint.config;
-  config = parent ? parent->checkpoint.config : options.model;
+  config = inherited ? inherited->config : options.model;
   const BackboneInfo& info = backbone_info(config.backbone);
   if (config.layers.empty()) config.layers = info.default_layers;
   config.preprocessing.scaling = info.scaling;
   const torch::Tensor parent_bank = parent ? adopt_parent(*parent, checkpoint, report) : torch::Tensor();
 
-  const TrainingImages images = find_images(options, config.preprocessing, report);
+  TrainingImages images = find_images(options, config.preprocessing, report);
+  const int64_t all_images = report.num_images;  // of every shard together
+  if (options.shard) keep_shard_slice(*options.shard, images, report);
+  if (parts) check_images_match_shards(*parts, images.roi.images);
   checkpoint.roi = images.roi.locator;
-  const std::shared_ptr<const Backbone> backbone = load_backbone(options, parent, checkpoint, report);
+  const std::shared_ptr<const Backbone> backbone = load_backbone(options, inherited, checkpoint, report);
 
   c10::InferenceMode guard;
   const PatchGrid grid = probe_patch_grid(*backbone, config.preprocessing);
@@ -472,22 +532,41 @@ TrainReport train(const TrainOptions& options) {
   if (parent && parent_bank.size(1) != grid.channels)
     throw UserError("--from " + parent->dir.string() + ": its memory bank has " + std::to_string(parent_bank.size(1)) +
                     " channels, its backbone gives " + std::to_string(grid.channels) + "; the model is damaged");
-  if (!parent) check_coreset_not_empty(report, config.coreset_ratio, grid);
-  // The bank size the ratio gives for all images together; a parent's rows all stay.
-  const int64_t bank_size = coreset_size(report.num_patches + report.parent_patches, config.coreset_ratio);
+  if (!parent) check_coreset_not_empty(all_images, config.coreset_ratio, grid);
+  // The bank size the ratio gives for all images together (a shard's: all shards'); a parent's rows all stay.
+  const int64_t all_patches = all_images * grid.per_image() + report.parent_patches;
+  const int64_t bank_size = coreset_size(all_patches, config.coreset_ratio);
   const int64_t parent_rows = parent ? parent_bank.size(0) : 0;
   const int64_t new_rows = std::clamp<int64_t>(bank_size - parent_rows, 0, report.num_patches);
-  // The random projection the coreset is selected on, when it subsamples.
-  const int64_t projection_dims = new_rows < report.num_patches
-                                      ? johnson_lindenstrauss_min_dim(report.num_patches + report.parent_patches, 0.9)
-                                      : 0;
+  // The random projection the coreset is selected on, when it subsamples (a merge selects from
+  // the shards' banks instead: the features are only scored).
+  const int64_t projection_dims =
+      !parts && new_rows < report.num_patches ? johnson_lindenstrauss_min_dim(all_patches, 0.9) : 0;
+  if (options.shard)
+    checkpoint.shard = ShardRecord{options.shard->index, options.shard->count, all_images, all_patches,
+                                   options.holdout_fraction};
+  if (parts) {
+    const auto phase = Clock::now();
+    ProgressBar bar("merging shard banks", bank_size, options.show_progress);
+    checkpoint.memory_bank = merge_shard_banks(*parts, bar.callback());
+    bar.finish();
+    report.bank_rows = checkpoint.memory_bank.size(0);
+    report.coreset_seconds = seconds_since(phase);
+    log("merged the " + std::to_string(parts->checkpoints.size()) + " shards' banks into " +
+        std::to_string(report.bank_rows) + " rows; scoring every training image against it");
+  }
   const TrainingMemoryPlan plan = plan_memory(*backbone, grid, projection_dims, parent_rows, options, report);
   if (plan.features_on_disk) fs::create_directories(options.output_dir);
   TrainingPatches patches = extract_patches(*backbone, images, grid, projection_dims, plan, parent_bank, options,
                                             checkpoint, report);
   release_free_memory();
-  checkpoint.memory_bank = select_memory_bank(patches, parent_bank, new_rows, config, options.show_progress, report);
+  if (!parts)
+    checkpoint.memory_bank = select_memory_bank(patches, parent_bank, new_rows, config, options.show_progress, report);
   release_free_memory();
+  if (options.shard) {
+    write_shard_folder(options, checkpoint, start, report);
+    return report;
+  }
 
   // The support table of num_neighbors re-weighting, by exact search whatever backend
   // scores patches; the exact index also measures an approximate index's recall.

@@ -7,6 +7,7 @@
 #include "head/norm_stats.h"
 #include "data/roi.h"
 #include "pipeline/checkpoint.h"
+#include "pipeline/sharding.h"
 #include "pipeline/threshold_record.h"
 #include "pipeline/training_memory.h"
 
@@ -36,11 +37,18 @@ struct TrainOptions {
   // Past it, features go to a temporary file in output_dir, then the projection to bfloat16
   // (pipeline/training_memory.h).
   std::optional<int64_t> max_memory_bytes;
+  // --shard I/N: train on slice I of the sorted training images and write the partial model
+  // OUTPUT/PATTERN.shard-I-of-N (pipeline/sharding.h) instead of a model folder.
+  std::optional<ShardSpec> shard;
+  // `patchcore merge`: the shard folders to combine into OUTPUT/PATTERN. Their settings,
+  // weights and holdout fraction are used (`model`, `weights`, `holdout_fraction` ignored);
+  // data_dir must hold the images they trained on.
+  std::vector<std::filesystem::path> merge_parts;
 };
 
 struct TrainReport {
-  std::filesystem::path model_dir;
-  int64_t num_images = 0;             // new images in the bank (with --from: added ones)
+  std::filesystem::path model_dir;    // with --shard: the partial model's folder
+  int64_t num_images = 0;             // new images in the bank (with --from: added ones; --shard: the slice's)
   int64_t num_patches = 0;
   int64_t parent_images = 0, parent_patches = 0;  // --from: what the parent's bank was made of
   int64_t bank_rows = 0;
