@@ -4,9 +4,12 @@
 #include <gtest/gtest.h>
 #include <torch/types.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <string>
+#include <vector>
 
+#include "data/dataset.h"
 #include "io/error.h"
 
 namespace patchcore::testing {
@@ -24,6 +27,16 @@ std::string read_file(const std::filesystem::path& path);
 // Python packages as the reference: `python3` on the PATH, else Debian's /usr/bin/python3
 // (where python3-sklearn installs, when another python3 comes first on the PATH); "" if none.
 std::string python_with(const std::string& modules);
+
+// Every k-th image of a sorted folder listing, `count` of them: a fixed subset of the shared data.
+// (Inline: only tests that link the data layer use it.)
+inline std::vector<std::filesystem::path> every_kth(const std::filesystem::path& dir, size_t count) {
+  const auto files = find_input_images(dir);
+  std::vector<std::filesystem::path> picked;
+  const size_t step = std::max<size_t>(1, files.size() / count);
+  for (size_t i = 0; i < files.size() && picked.size() < count; i += step) picked.push_back(files[i]);
+  return picked;
+}
 
 // A fresh empty temporary folder, removed when the object dies.
 class TempDir {

@@ -25,15 +25,6 @@ namespace fs = std::filesystem;
 
 nlohmann::json read_json(const fs::path& path) { return nlohmann::json::parse(read_file(path)); }
 
-// Every k-th image of a folder, `count` of them.
-std::vector<fs::path> every_kth(const fs::path& dir, size_t count) {
-  const auto files = find_input_images(dir);
-  std::vector<fs::path> picked;
-  const size_t step = std::max<size_t>(1, files.size() / count);
-  for (size_t i = 0; i < files.size() && picked.size() < count; i += step) picked.push_back(files[i]);
-  return picked;
-}
-
 // Reference: image metrics from (score, label) lines, pixel metrics from raw files.
 const char* kReferenceScript = R"PY(
 import sys, numpy as np

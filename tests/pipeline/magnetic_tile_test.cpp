@@ -13,6 +13,7 @@ namespace patchcore {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::every_kth;
 
 // Mann-Whitney form of the ROC AUC: probability that a random defective image
 // outscores a random good one (ties count half).
@@ -21,15 +22,6 @@ double auroc(const std::vector<double>& good, const std::vector<double>& defecti
   for (double d : defective)
     for (double g : good) wins += d > g ? 1.0 : d == g ? 0.5 : 0.0;
   return wins / (static_cast<double>(good.size()) * static_cast<double>(defective.size()));
-}
-
-// Every k-th file of a sorted folder listing, `count` of them: a fixed subset.
-std::vector<fs::path> every_kth(const fs::path& dir, size_t count) {
-  auto files = find_input_images(dir);
-  std::vector<fs::path> picked;
-  const size_t step = std::max<size_t>(1, files.size() / count);
-  for (size_t i = 0; i < files.size() && picked.size() < count; i += step) picked.push_back(files[i]);
-  return picked;
 }
 
 TEST(MagneticTile, DefectsScoreAboveGoodTilesWithMobileNet) {
