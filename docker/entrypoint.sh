@@ -4,7 +4,7 @@
 set -e
 case "${1:-}" in
   train) shift ;;
-  predict|export|fetch-weights|make-demo-data|eval|help|-h|--help|--version)
+  predict|merge|export|fetch-weights|make-demo-data|eval|help|-h|--help|--version)
     exec /usr/local/bin/patchcore "$@" ;;
 esac
 data=--data-dir; output=--output

@@ -4,9 +4,11 @@
 #include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cstdio>
 
 #include "cli_support.h"
+#include "pipeline/sharding.h"
 #include "test_support.h"
 
 namespace patchcore::testing {
@@ -90,6 +92,57 @@ TEST(ShardCli, ThreeShardsMergedCoverAndRankLikeOneMachineOnMagneticTiles) {
   EXPECT_EQ(merged["training"]["num_images"].as<int64_t>(), single["training"]["num_images"].as<int64_t>());
   EXPECT_EQ(merged["training"]["held_out_images"].as<int64_t>(), single["training"]["held_out_images"].as<int64_t>());
   EXPECT_EQ(merged["merged_from_shards"].size(), 3u);
+}
+
+// examples/cluster/slurm-shards.sh, run as Slurm would run it (array tasks 0..2, then the merge),
+// with the built patchcore instead of the Docker image.
+TEST(ShardCli, SlurmExampleTrainsShardsAndMerges) {
+  TempDir dir;
+  write_cli_demo_data(dir.path() / "demo");
+  const std::string script = std::string(PATCHCORE_SOURCE_DIR) + "/examples/cluster/slurm-shards.sh";
+  const std::string env = "DATA=" + (dir.path() / "demo/train/good").string() + " MODELS=" +
+                          (dir.path() / "models").string() + " PATTERN=wire PATCHCORE_BIN=" + PATCHCORE_CLI +
+                          " TRAIN_OPTIONS='--backbone resnet18 --weights random:3 --image-size 64 64 "
+                          "--coreset-ratio 0.25' SLURM_CPUS_PER_TASK=1 ";
+  for (int i = 0; i < 3; ++i) {
+    const auto r = run_shell(env + "SLURM_ARRAY_TASK_ID=" + std::to_string(i) + " SLURM_ARRAY_TASK_COUNT=3 bash " + script);
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+  }
+  const auto r = run_shell(env + "bash " + script + " merge 3");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(fs::exists(dir.path() / "models/wire/norm_stats.txt")) << r.output;
+  EXPECT_TRUE(fs::exists(dir.path() / "models/wire/wire.onnx")) << r.output;
+  EXPECT_EQ(YAML::LoadFile((dir.path() / "models/wire/config.yaml").string())["merged_from_shards"].size(), 3u);
+  // Outside an array job it says how to submit.
+  const auto outside = run_shell(env + "bash " + script);
+  EXPECT_NE(outside.exit_code, 0);
+  EXPECT_TRUE(contains(outside.output, "sbatch --array")) << outside.output;
+}
+
+// examples/cluster/kubernetes-*.yaml: the shards' command takes its index from the Indexed Job,
+// and the merge names exactly the folders those shards write.
+TEST(ShardCli, KubernetesExampleMergesTheFoldersItsShardsWrite) {
+  const std::string dir = std::string(PATCHCORE_SOURCE_DIR) + "/examples/cluster/";
+  const YAML::Node shards = YAML::LoadFile(dir + "kubernetes-shards.yaml")["spec"];
+  EXPECT_EQ(shards["completionMode"].as<std::string>(), "Indexed");
+  const int count = shards["completions"].as<int>();
+  const auto args = shards["template"]["spec"]["containers"][0]["args"].as<std::vector<std::string>>();
+  auto value_of = [](const std::vector<std::string>& a, const std::string& option) {
+    const auto it = std::find(a.begin(), a.end(), option);
+    return it != a.end() && it + 1 != a.end() ? *(it + 1) : std::string();
+  };
+  EXPECT_EQ(args.front(), "train");
+  EXPECT_EQ(value_of(args, "--shard"), "$(JOB_COMPLETION_INDEX)/" + std::to_string(count));
+  const auto merge =
+      YAML::LoadFile(dir + "kubernetes-merge.yaml")["spec"]["template"]["spec"]["containers"][0]["args"]
+          .as<std::vector<std::string>>();
+  EXPECT_EQ(merge.front(), "merge");
+  std::vector<std::string> expected;
+  for (int i = 0; i < count; ++i)
+    expected.push_back(shard_folder(value_of(args, "--output"), value_of(args, "--pattern-name"), {i, count}).string());
+  EXPECT_EQ(std::vector<std::string>(merge.begin() + 1, merge.begin() + 1 + count), expected);
+  EXPECT_EQ(value_of(merge, "--data-dir"), value_of(args, "--data-dir"));
+  EXPECT_EQ(value_of(merge, "--pattern-name"), value_of(args, "--pattern-name"));
 }
 
 }  // namespace
