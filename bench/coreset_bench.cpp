@@ -220,7 +220,7 @@ void BM_Memory784k(benchmark::State& state) {
     state.counters["projection_s"] = std::chrono::duration<double>(t1 - t0).count();
     state.counters["greedy_step_ms"] = step_s * 1e3;
     state.counters["greedy_0.1_extrapolated_min"] = step_s * double(full_steps) / 60.0;
-    std::printf(
+    std::fprintf(stderr,
         "\n784k x 1536: bank %.2f GiB + projected [%lld x %lld] %.2f GiB; RSS before %.2f GiB;\n"
         "peak RSS %.2f GiB (extra over process baseline + bank + projected: %.3f GiB; peak reset %s)\n"
         "projection %.1f s, greedy %.1f ms/step -> %lld steps at ratio 0.1 extrapolated to %.0f min\n",
@@ -234,19 +234,21 @@ BENCHMARK(BM_Memory784k)->Arg(50)->Iterations(1)->Unit(benchmark::kSecond);
 
 }  // namespace
 
+// The summaries go to stderr: stdout is Google Benchmark's report alone (--benchmark_format=json
+// for bench/ab.sh).
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();
-  std::printf("ATen intra-op threads: %d\n", at::get_num_threads());
+  std::fprintf(stderr, "ATen intra-op threads: %d\n", at::get_num_threads());
   const auto ours = g_seconds_per_step.find("ours");
   if (ours != g_seconds_per_step.end())
     for (const auto& [name, s] : g_seconds_per_step)
       if (name != "ours")
-        std::printf("speed-up of k_center_greedy over %s: %.2fx (%.3f vs %.3f ms/step)\n",
+        std::fprintf(stderr, "speed-up of k_center_greedy over %s: %.2fx (%.3f vs %.3f ms/step)\n",
                     name.c_str(), s / ours->second, ours->second * 1e3, s * 1e3);
   if (g_projection_seconds_per_row.size() == 2)
-    std::printf("projection speed-up of the sparse transform over dense mm: %.2fx\n",
+    std::fprintf(stderr, "projection speed-up of the sparse transform over dense mm: %.2fx\n",
                 g_projection_seconds_per_row["dense mm"] / g_projection_seconds_per_row["sparse transform"]);
   benchmark::Shutdown();
   return 0;
