@@ -186,4 +186,33 @@ assert rect == [60, 50, 150, 110], f"roi.json rect {rect}, dragged [60, 50, 150,
 print(f"roi.json: rect {rect} as dragged in the forwarded window")
 PY
 
+step "sharded training through the image: examples/cluster/slurm-shards.sh as 3 array tasks, then its merge"
+mkdir -p "$work/out-slurm"
+for task in 0 1 2 merge; do
+  args=(); [[ $task == merge ]] && args=(merge 3)
+  DATA="$work/data" MODELS="$work/out-slurm" PATTERN=wire PATCHCORE_IMAGE="$IMAGE" TRAIN_OPTIONS="${train_opts[*]}" \
+    SLURM_ARRAY_TASK_ID=$task SLURM_ARRAY_TASK_COUNT=3 bash examples/cluster/slurm-shards.sh "${args[@]}"
+done
+for f in wire.xml wire.onnx norm_stats.txt; do [[ -s $work/out-slurm/wire/$f ]] || fail "the Slurm example's merge wrote no $f"; done
+
+step "sharded training through the image: the pods of examples/cluster/kubernetes-*.yaml, their args as Kubernetes passes them"
+mkdir -p "$work/out-k8s"
+k8s_args() {  # FILE [INDEX]: the container's args, one per line, $(JOB_COMPLETION_INDEX) expanded
+  python3 - "$1" "${2:-}" <<'PY'
+import sys, yaml
+args = yaml.safe_load(open(sys.argv[1]))["spec"]["template"]["spec"]["containers"][0]["args"]
+print("\n".join(a.replace("$(JOB_COMPLETION_INDEX)", sys.argv[2]) for a in args))
+PY
+}
+pod() {  # ARGS...: one pod of the examples, data at /data, models at /models
+  docker run --rm -v "$work/data:/data:ro" -v "$work/out-k8s:/models" "$IMAGE" "$@"
+}
+for i in 0 1 2; do
+  mapfile -t args < <(k8s_args examples/cluster/kubernetes-shards.yaml "$i")
+  pod "${args[@]}" "${train_opts[@]}"
+done
+mapfile -t args < <(k8s_args examples/cluster/kubernetes-merge.yaml)
+pod "${args[@]}"
+for f in crimp.xml crimp.onnx norm_stats.txt; do [[ -s $work/out-k8s/crimp/$f ]] || fail "the Kubernetes example's merge wrote no $f"; done
+
 step "OK: image build ${build_s}s, runtime image $((size / 1000000)) MB, total $(( $(date +%s) - t0 ))s"
