@@ -30,11 +30,9 @@ THREADS="${THREADS:-2}"
 REPS="${REPS:-3}"
 EXTRA="${EXTRA:-20}"
 ORT_REPEAT="${ORT_REPEAT:-20}"
-RUNNER="$ROOT/tests/runtime/run_onnx.js"
 
 [[ -x "$PATCHCORE" ]] || { echo "no patchcore binary at $PATCHCORE (set PATCHCORE=...)" >&2; exit 1; }
-[[ -d "$ROOT/tests/runtime/node_modules/onnxruntime-node" ]] ||
-  { echo "onnxruntime-node missing: run scripts/install-onnxruntime.sh" >&2; exit 1; }
+source "$ROOT/bench/ort_lib.sh"
 
 mkdir -p "$WORK"
 data="$WORK/data"
@@ -48,11 +46,7 @@ mapfile -t pool < <(find "$data/test" "$data/train/good" -name '*.png' | sort)
 cp "${pool[0]}" "$WORK/one/img000.png"
 for ((i = 0; i <= EXTRA; ++i)); do cp "${pool[$i]}" "$WORK/many/$(printf 'img%03d.png' "$i")"; done
 
-# ORT input: deterministic pseudo-random normalised image [1,3,224,224] float32.
-node -e '
-const n = 3 * 224 * 224, a = new Float32Array(n); let s = 12345;
-for (let i = 0; i < n; ++i) { s = (s * 1103515245 + 12345) % 2147483648; a[i] = (s / 2147483648) * 4 - 2; }
-require("fs").writeFileSync(process.argv[1], Buffer.from(a.buffer));' "$WORK/input.bin"
+ort_input "$WORK/input.bin"
 
 # Fastest wall time (seconds) of $REPS runs of a command.
 fastest() {
@@ -65,16 +59,6 @@ fastest() {
     if [[ -z "$best" ]] || awk -v a="$dt" -v b="$best" 'BEGIN{exit !(a<b)}'; then best=$dt; fi
   done
   echo "$best"
-}
-
-ort_ms() {  # model file -> median latency in ms
-  local spec="$WORK/spec.json" out="$WORK/ort-out"
-  cat >"$spec" <<EOF
-{"model": "$1", "inputs": [{"name": "input", "file": "$WORK/input.bin", "type": "float32", "dims": [1, 3, 224, 224]}],
- "output_dir": "$out", "repeat": $ORT_REPEAT, "threads": $THREADS}
-EOF
-  node "$RUNNER" "$spec" >&2
-  node -e 'const r = require(process.argv[1]); console.log(r.latency_ms.median.toFixed(2))' "$out/outputs.json"
 }
 
 echo "| backbone | bank rows | ONNX f32 | ONNX f16 (ratio) | native predict ms/img | ORT f32 ms | ORT f16 ms | ORT f32 / native | ORT f16 / native |" >"$WORK/results.md"
@@ -104,7 +88,8 @@ for backbone in $BACKBONES; do
     echo "   1 image ${t1}s, $((EXTRA + 1)) images ${tn}s -> ${native} ms/image" >&2
 
     echo "== $backbone bank $rows: ONNX Runtime $(date +%T)" >&2
-    o32=$(ort_ms "$m/b.f32.onnx"); o16=$(ort_ms "$m/b.f16.onnx")
+    o32=$(ort_ms "$m/b.f32.onnx" "$WORK/input.bin" "$ORT_REPEAT" "$THREADS" "$WORK")
+    o16=$(ort_ms "$m/b.f16.onnx" "$WORK/input.bin" "$ORT_REPEAT" "$THREADS" "$WORK")
     echo "   f32 ${o32} ms, f16 ${o16} ms" >&2
     awk -v bb="$backbone" -v r="$rows" -v s32="$s32" -v s16="$s16" -v n="$native" -v a="$o32" -v b="$o16" 'BEGIN{
       printf "| %s | %d | %.1f MB | %.1f MB (%.2f) | %.1f | %.1f | %.1f | %.2f | %.2f |\n",

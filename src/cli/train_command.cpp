@@ -54,6 +54,21 @@ Command add_train_command(CLI::App& app) {
       cmd->add_option("--faiss-nlist", search.ivf_nlist, "IVF lists (0 = about 4 sqrt(bank rows))")
           ->capture_default_str(),
       cmd->add_option("--faiss-nprobe", search.ivf_nprobe, "IVF lists searched per query")->capture_default_str()};
+  auto search_mode = std::make_shared<std::string>("exact");
+  std::vector<CLI::Option*> shortlist_options{
+      cmd->add_option("--shortlist-dims", search.shortlist_dims,
+                      "With --search shortlist: dimensions of the PCA-reduced bank the shortlist is picked in")
+          ->capture_default_str(),
+      cmd->add_option("--shortlist-size", search.shortlist_size,
+                      "With --search shortlist: bank rows per patch whose exact distance is computed")
+          ->capture_default_str()};
+  model_settings.push_back(
+      cmd->add_option("--search", *search_mode,
+                      "exact: every bank row; shortlist: the --shortlist-size nearest rows in a PCA-reduced space, "
+                      "re-ranked exactly (faster in exported models for large banks; its agreement with exact search "
+                      "is measured at training and reported; docs/export.md)")
+          ->capture_default_str());
+  model_settings.insert(model_settings.end(), shortlist_options.begin(), shortlist_options.end());
   options->model.backbone = "wide_resnet50_2";
   model_settings.push_back(
       cmd->add_option("--backbone", options->model.backbone, "Backbone: " + backbones)->capture_default_str());
@@ -110,6 +125,10 @@ Command add_train_command(CLI::App& app) {
     for (const auto* option : faiss_options)
       if (option->count() > 0 && options->model.search.backend != search::Backend::kFaiss)
         throw UserError(option->get_name() + " configures FAISS: add --use-faiss");
+    options->model.search.mode = search::search_mode_from_string(*search_mode);
+    for (const auto* option : shortlist_options)
+      if (option->count() > 0 && options->model.search.mode != search::SearchMode::kShortlist)
+        throw UserError(option->get_name() + " configures the shortlist search: add --search shortlist");
     if (!options->parent_model.empty())
       for (const auto* option : model_settings)
         if (option->count() > 0)
@@ -147,7 +166,11 @@ void print_training_summary(const TrainReport& r, const std::filesystem::path& p
   std::printf("  memory bank       %lld rows\n", static_cast<long long>(r.bank_rows));
   std::printf("  coverage radius   %.4f (largest distance of a training patch to the bank)\n", r.coverage_radius);
   std::printf("  search            %s\n", r.search_index.c_str());
-  if (r.recall_at_1) std::printf("  recall@1          %.4f against exact search\n", *r.recall_at_1);
+  if (const auto& a = r.search_agreement)
+    std::printf("  vs exact search   recall@1 %.4f, largest relative error: patch scores %.4f, image scores %.4f "
+                "(on %s)%s\n",
+                a->recall_at_1(), a->max_patch_error, a->max_image_error, a->measured_on.c_str(),
+                a->meets_bars() ? "" : "  BELOW THE BARS: see the warning above");
   std::printf("  training scores   max %.4f  mean %.4f  std %.4f\n", r.norm_stats.max_score,
               r.norm_stats.mean_score, r.norm_stats.std_score);
   std::printf("  threshold         image %.4f  pixel %.4f  (%s%s)\n", r.threshold.image,

@@ -41,6 +41,50 @@ int64_t ExportGraph::constant_bytes() const {
 
 namespace {
 
+// Elements of a shape with the batch (-1) taken as 1.
+double elements(const std::vector<int64_t>& shape) {
+  double n = 1;
+  for (int64_t d : shape) n *= static_cast<double>(d < 0 ? 1 : d);
+  return n;
+}
+
+}  // namespace
+
+double ExportGraph::flops() const {
+  double total = 0;
+  for (const auto& n : nodes) {
+    const auto& out = values.at(n.outputs.at(0)).shape;
+    switch (n.op) {
+      case GraphOp::kConv: {
+        const auto& w = values.at(n.inputs.at(1)).shape;  // [O, I/g, kh, kw]
+        total += 2 * elements(out) * static_cast<double>(w[1] * w[2] * w[3]);
+        break;
+      }
+      case GraphOp::kMatMul: {
+        const auto& a = values.at(n.inputs.at(0)).shape;
+        total += 2 * elements(out) * static_cast<double>(a.back());
+        break;
+      }
+      case GraphOp::kAdd:
+      case GraphOp::kSub:
+      case GraphOp::kMul:
+      case GraphOp::kSqrt:
+      case GraphOp::kRelu:
+      case GraphOp::kClip:
+      case GraphOp::kSoftmax:
+        if (!values.at(n.inputs.at(0)).is_constant()) total += elements(out);
+        break;
+      case GraphOp::kReduceSum:
+        if (!values.at(n.inputs.at(0)).is_constant()) total += elements(values.at(n.inputs.at(0)).shape);
+        break;
+      default: break;
+    }
+  }
+  return total;
+}
+
+namespace {
+
 using Shape = std::vector<int64_t>;
 using Ints = std::map<std::string, std::vector<int64_t>>;
 using Floats = std::map<std::string, double>;
@@ -321,8 +365,29 @@ int lower_embedding(Builder& b, const std::vector<int>& maps, const std::vector<
   return parts.size() == 1 ? parts[0] : b.op(GraphOp::kConcat, "embedding", parts, {{"axis", {1}}});
 }
 
+// The patches [B,P,C] of an embedding [B,C,h,w] (rows y-major, as embedding_to_patches) and
+// their squared norms [B,P,1].
+std::pair<int, int> lower_patches(Builder& b, int embedding) {
+  const int64_t C = b.shape(embedding)[1], P = b.shape(embedding)[2] * b.shape(embedding)[3];
+  int patches = b.op(GraphOp::kTranspose, "patches_nhwc", {embedding}, {{"perm", {0, 2, 3, 1}}});
+  patches = b.op(GraphOp::kReshape, "patches", {patches}, {{"shape", {0, P, C}}});
+  const int x2 = b.op(GraphOp::kMul, "patches_sq", {patches, patches});
+  return {patches, b.op(GraphOp::kReduceSum, "patches_norm", {x2}, {{"axes", {2}}, {"keepdims", {1}}})};
+}
+
+// |y|^2 of every bank row as a [M] value (folded to a constant by the runtimes).
+int lower_bank_norms(Builder& b, int bank) {
+  const int64_t M = b.shape(bank)[0];
+  const int y2 = b.op(GraphOp::kMul, "bank_sq", {bank, bank});
+  const int y_norm = b.op(GraphOp::kReduceSum, "bank_norm", {y2}, {{"axes", {1}}, {"keepdims", {1}}});
+  return b.op(GraphOp::kReshape, "bank_norms", {y_norm}, {{"shape", {M}}});
+}
+
 struct NearestRows {
-  int dist_sq;        // [B,P,M] squared distances of every patch to every bank row
+  int patches;        // [B,P,C] the patch features
+  int dist_sq;        // [B,P,M] squared distances of every patch to every bank row (-1: shortlist)
+  int bank = -1;       // shortlist: the bank rows [M,C]
+  int bank_norms = -1; // shortlist: their squared norms [M]
   int nearest_index;  // [B,P] int64
   int patch_scores;   // [B,P] Euclidean distance to the nearest row
 };
@@ -330,11 +395,8 @@ struct NearestRows {
 // Squared Euclidean distances as anomalib (and head/scorer.h) computes them:
 // |x|^2 - 2 x.y + |y|^2, clamped at 0; then the nearest bank row of each patch.
 NearestRows lower_nearest(Builder& b, int embedding, const torch::Tensor& bank) {
-  const int64_t C = b.shape(embedding)[1], P = b.shape(embedding)[2] * b.shape(embedding)[3];
-  int patches = b.op(GraphOp::kTranspose, "patches_nhwc", {embedding}, {{"perm", {0, 2, 3, 1}}});
-  patches = b.op(GraphOp::kReshape, "patches", {patches}, {{"shape", {0, P, C}}});
-  const int x2 = b.op(GraphOp::kMul, "patches_sq", {patches, patches});
-  const int x_norm = b.op(GraphOp::kReduceSum, "patches_norm", {x2}, {{"axes", {2}}, {"keepdims", {1}}});
+  const int64_t P = b.shape(embedding)[2] * b.shape(embedding)[3];
+  const auto [patches, x_norm] = lower_patches(b, embedding);
   const int bank_t = b.constant("memory_bank_t", bank.t().contiguous());  // [C, M]
   const int y2 = b.op(GraphOp::kMul, "bank_sq", {bank_t, bank_t});
   const int y_norm = b.op(GraphOp::kReduceSum, "bank_norm", {y2}, {{"axes", {0}}, {"keepdims", {1}}});
@@ -346,7 +408,48 @@ NearestRows lower_nearest(Builder& b, int embedding, const torch::Tensor& bank) 
   const auto nn = b.ops(GraphOp::kTopK, "nearest", {d2}, {{"k", {1}}, {"axis", {2}}, {"largest", {0}}});
   const int nn_d2 = b.op(GraphOp::kReshape, "nearest_dist_sq", {nn[0]}, {{"shape", {0, P}}});
   const int nn_idx = b.op(GraphOp::kReshape, "nearest_index", {nn[1]}, {{"shape", {0, P}}});
-  return {d2, nn_idx, b.op(GraphOp::kSqrt, "patch_scores", {nn_d2})};
+  return {patches, d2, -1, -1, nn_idx, b.op(GraphOp::kSqrt, "patch_scores", {nn_d2})};
+}
+
+// SearchMode::kShortlist, as search::ShortlistIndex runs it: patches reduced by the PCA
+// projection (x.W - center.W); the `size` bank rows of smallest |y'|^2 - 2 x'.y' (the reduced
+// squared distance less the query's own norm) shortlisted by TopK; their full rows gathered;
+// the exact squared distance |x|^2 - 2 x.y + |y|^2 (clamped at 0) to each; the first smallest.
+NearestRows lower_shortlist_nearest(Builder& b, int embedding, const torch::Tensor& bank_rows,
+                                    const search::ShortlistProjection& projection, int64_t size) {
+  const int64_t C = b.shape(embedding)[1], P = b.shape(embedding)[2] * b.shape(embedding)[3];
+  const int64_t M = bank_rows.size(0), K = std::min<int64_t>(size, M);
+  const auto [patches, x_norm] = lower_patches(b, embedding);
+  const int bank = b.constant("memory_bank", bank_rows);  // [M, C]
+  // Reduced space: x' = x.W - center.W (the form search::reduce_rows computes).
+  const int components = b.constant("shortlist_components", projection.components);  // [C, d]
+  const auto offset = at::matmul(projection.center.unsqueeze(0), projection.components).view({-1});
+  int reduced = b.op(GraphOp::kMatMul, "patches_reduced_dot", {patches, components});
+  reduced = b.op(GraphOp::kSub, "patches_reduced", {reduced, b.constant("shortlist_offset", offset.contiguous())});
+  const auto reduced_bank = search::reduce_rows(projection, bank_rows);                        // [M, d]
+  // -2 y'^T, exact in float32 (a power of two), so one MatMul and one Add give the ranking key.
+  const int bank_t_m2 = b.constant("shortlist_bank_t_times_minus_2", (reduced_bank.t() * -2.0f).contiguous());
+  const int reduced_norms = b.constant("shortlist_bank_norms", reduced_bank.pow(2).sum(1).contiguous());  // [M]
+  int key = b.op(GraphOp::kMatMul, "shortlist_dot", {reduced, bank_t_m2});  // [B,P,M]
+  key = b.op(GraphOp::kAdd, "shortlist_key", {key, reduced_norms});
+  const auto shortlist =
+      b.ops(GraphOp::kTopK, "shortlist", {key}, {{"k", {K}}, {"axis", {2}}, {"largest", {0}}});  // [B,P,K]
+  // Exact squared distances to the shortlisted rows.
+  const int rows = b.op(GraphOp::kGather, "shortlist_rows", {bank, shortlist[1]}, {{"axis", {0}}});  // [B,P,K,C]
+  const int x_col = b.op(GraphOp::kReshape, "patches_col", {patches}, {{"shape", {0, P, C, 1}}});
+  int dots = b.op(GraphOp::kMatMul, "shortlist_dots", {rows, x_col});  // [B,P,K,1]
+  dots = b.op(GraphOp::kReshape, "shortlist_dots_flat", {dots}, {{"shape", {0, P, K}}});
+  const int dots2 = b.op(GraphOp::kMul, "shortlist_dots_times_2", {dots, b.floats("two", {2.f}, {1})});
+  const int bank_norms = lower_bank_norms(b, bank);
+  const int y_norm = b.op(GraphOp::kGather, "shortlist_row_norms", {bank_norms, shortlist[1]}, {{"axis", {0}}});
+  int d2 = b.op(GraphOp::kSub, "shortlist_dist_sq_a", {x_norm, dots2});
+  d2 = b.op(GraphOp::kAdd, "shortlist_dist_sq_b", {d2, y_norm});
+  d2 = b.op(GraphOp::kRelu, "shortlist_dist_sq", {d2});
+  const auto nn = b.ops(GraphOp::kTopK, "nearest", {d2}, {{"k", {1}}, {"axis", {2}}, {"largest", {0}}});
+  const int nn_d2 = b.op(GraphOp::kReshape, "nearest_dist_sq", {nn[0]}, {{"shape", {0, P}}});
+  int nn_idx = b.op(GraphOp::kGatherElements, "nearest_row", {shortlist[1], nn[1]}, {{"axis", {2}}});
+  nn_idx = b.op(GraphOp::kReshape, "nearest_index", {nn_idx}, {{"shape", {0, P}}});
+  return {patches, -1, bank, bank_norms, nn_idx, b.op(GraphOp::kSqrt, "patch_scores", {nn_d2})};
 }
 
 torch::Tensor as_index_tensor(const std::vector<int64_t>& v) {
@@ -371,6 +474,25 @@ int lower_anomaly_map(Builder& b, int patch_scores, int64_t h, int64_t w, int64_
 
 // The image score (head/scorer.h: image_scores): the worst patch's score, re-weighted by
 // 1 - softmax(its distances to the support rows of its nearest bank row)[0].
+// Squared distances [B,k] of each image's worst patch to its support rows [B,k]:
+// |x|^2 - 2 x.y + |y|^2 clamped at 0 (head/scorer.h: image_scores).
+int lower_support_dist_sq(Builder& b, const NearestRows& nearest, int worst_index, int support, int64_t k) {
+  const int patches = nearest.patches;
+  const int64_t C = b.shape(patches)[2];
+  const int x = b.op(GraphOp::kGatherND, "worst_patch_feature", {patches, worst_index}, {{"batch_dims", {1}}});  // [B,C]
+  const int x2 = b.op(GraphOp::kMul, "worst_patch_sq", {x, x});
+  const int x_norm = b.op(GraphOp::kReduceSum, "worst_patch_norm", {x2}, {{"axes", {1}}, {"keepdims", {1}}});  // [B,1]
+  const int rows = b.op(GraphOp::kGather, "support_rows", {nearest.bank, support}, {{"axis", {0}}});  // [B,k,C]
+  const int x_col = b.op(GraphOp::kReshape, "worst_patch_col", {x}, {{"shape", {0, C, 1}}});
+  int dots = b.op(GraphOp::kMatMul, "support_dots", {rows, x_col});  // [B,k,1]
+  dots = b.op(GraphOp::kReshape, "support_dots_flat", {dots}, {{"shape", {0, k}}});
+  const int dots2 = b.op(GraphOp::kMul, "support_dots_times_2", {dots, b.floats("two", {2.f}, {1})});
+  const int y_norm = b.op(GraphOp::kGather, "support_row_norms", {nearest.bank_norms, support}, {{"axis", {0}}});
+  int d2 = b.op(GraphOp::kSub, "support_dist_sq_a", {x_norm, dots2});
+  d2 = b.op(GraphOp::kAdd, "support_dist_sq_b", {d2, y_norm});
+  return b.op(GraphOp::kRelu, "support_dist_sq", {d2});
+}
+
 int lower_image_score(Builder& b, const NearestRows& nearest, const torch::Tensor& support_table,
                       int64_t num_neighbors, int64_t bank_rows) {
   const auto worst =
@@ -381,8 +503,13 @@ int lower_image_score(Builder& b, const NearestRows& nearest, const torch::Tenso
   const int nn_of_worst =
       b.op(GraphOp::kGatherND, "worst_nearest", {nearest.nearest_index, worst[1]}, {{"batch_dims", {1}}});  // [B]
   const int support = b.op(GraphOp::kGather, "support", {table, nn_of_worst}, {{"axis", {0}}});  // [B,k]
-  const int row = b.op(GraphOp::kGatherND, "worst_dist_sq", {nearest.dist_sq, worst[1]}, {{"batch_dims", {1}}});
-  int sd = b.op(GraphOp::kGatherElements, "support_dist_sq", {row, support}, {{"axis", {1}}});  // [B,k]
+  int sd;
+  if (nearest.dist_sq >= 0) {  // exact search: the worst patch's row of the distance matrix
+    const int row = b.op(GraphOp::kGatherND, "worst_dist_sq", {nearest.dist_sq, worst[1]}, {{"batch_dims", {1}}});
+    sd = b.op(GraphOp::kGatherElements, "support_dist_sq", {row, support}, {{"axis", {1}}});  // [B,k]
+  } else {  // shortlist: no distance matrix; computed for the k rows as head/scorer.h does
+    sd = lower_support_dist_sq(b, nearest, worst[1], support, k);
+  }
   sd = b.op(GraphOp::kSqrt, "support_dist", {sd});
   const int sm = b.op(GraphOp::kSoftmax, "support_softmax", {sd}, {{"axis", {1}}});
   const int first =
@@ -401,6 +528,10 @@ std::map<std::string, std::string> model_metadata(const ExportSource& source) {
       {"patchcore.input_layout", "NCHW RGB float32"},
       {"patchcore.outputs", source.outputs == GraphOutputs::kMapAndScore ? "anomaly_map,pred_score" : "anomaly_map"},
       {"patchcore.num_neighbors", std::to_string(source.num_neighbors)},
+      {"patchcore.search", source.shortlist.defined()
+                               ? "shortlist " + std::to_string(source.shortlist_size) + " rows, " +
+                                     std::to_string(source.shortlist.dims()) + " dims"
+                               : "exact"},
       {"patchcore.memory_bank",
        std::to_string(source.memory_bank.size(0)) + "x" + std::to_string(source.memory_bank.size(1))},
   };
@@ -424,7 +555,11 @@ ExportGraph build_export_graph(const ExportSource& source) {
                     backbone.info().name + " " + join(backbone.layers(), "+") + " gives " +
                     std::to_string(b.shape(embedding)[1]));
   const int64_t h = b.shape(embedding)[2], w = b.shape(embedding)[3];
-  const NearestRows nearest = lower_nearest(b, embedding, bank);
+  const bool shortlist = source.shortlist.defined();
+  if (shortlist) search::check_projection(source.shortlist, bank.size(1), "export");
+  const NearestRows nearest = shortlist ? lower_shortlist_nearest(b, embedding, bank, source.shortlist,
+                                                                  source.shortlist_size)
+                                        : lower_nearest(b, embedding, bank);
   const int map = lower_anomaly_map(b, nearest.patch_scores, h, w, H, W);
   b.rename(map, "anomaly_map");
   b.graph.outputs = {map};

@@ -19,6 +19,7 @@
 
 #include "backbone/backbone.h"
 #include "data/preprocess.h"
+#include "search/shortlist_index.h"
 
 namespace patchcore {
 
@@ -38,6 +39,10 @@ struct ExportSource {
   // int64 [M, >= min(num_neighbors, M)]; needed when num_neighbors > 1.
   torch::Tensor support;
   int64_t num_neighbors = 9;
+  // SearchMode::kShortlist (search/shortlist_index.h): the projection and the rows re-ranked per
+  // patch; undefined projection = exact search over every row.
+  search::ShortlistProjection shortlist;
+  int64_t shortlist_size = 0;
   Preprocessing preprocessing;         // the trained image size; scaling recorded as metadata
   GraphOutputs outputs = GraphOutputs::kMapAndScore;
   // Further metadata entries written into both formats (ONNX metadata_props, IR rt_info):
@@ -105,6 +110,9 @@ struct ExportGraph {
   std::map<std::string, std::string> metadata;  // written into both formats
 
   int64_t constant_bytes() const;        // f32 + int64 constant payload
+  // Floating-point operations of one image (batch 1): 2 per multiply-add of Conv and MatMul
+  // (the bulk), 1 per element of the other arithmetic nodes.
+  double flops() const;
 };
 
 // Builds the description. Throws UserError for an image too small for the blur, an

@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <stdexcept>
+
 #include "io/error.h"
 #include "io/safetensors.h"
 #include "pipeline/checkpoint_roi.h"
@@ -12,12 +14,15 @@ namespace {
 constexpr const char* kBankName = "memory_bank";
 constexpr const char* kSupportName = "support_neighbours";
 constexpr const char* kBackbonePrefix = "backbone.";
+constexpr const char* kShortlistCenterName = "shortlist_center";
+constexpr const char* kShortlistComponentsName = "shortlist_components";
 
 nlohmann::json search_to_json(const search::SearchOptions& o) {
   return {{"backend", search::to_string(o.backend)},       {"faiss_index", search::to_string(o.faiss_index)},
           {"hnsw_m", o.hnsw_m},                              {"hnsw_ef_construction", o.hnsw_ef_construction},
           {"hnsw_ef_search", o.hnsw_ef_search},              {"ivf_nlist", o.ivf_nlist},
-          {"ivf_nprobe", o.ivf_nprobe}};
+          {"ivf_nprobe", o.ivf_nprobe},                      {"mode", search::to_string(o.mode)},
+          {"shortlist_dims", o.shortlist_dims},              {"shortlist_size", o.shortlist_size}};
 }
 
 // Checkpoints written before the search settings existed have none: defaults.
@@ -32,13 +37,19 @@ search::SearchOptions search_from_json(const nlohmann::json& j) {
   o.hnsw_ef_search = s.at("hnsw_ef_search").get<int>();
   o.ivf_nlist = s.at("ivf_nlist").get<int>();
   o.ivf_nprobe = s.at("ivf_nprobe").get<int>();
+  if (s.contains("mode")) {  // format 3
+    o.mode = search::search_mode_from_string(s.at("mode").get<std::string>());
+    o.shortlist_dims = s.at("shortlist_dims").get<int>();
+    o.shortlist_size = s.at("shortlist_size").get<int>();
+  }
   return o;
 }
 
 nlohmann::json config_to_json(const Checkpoint& c) {
   nlohmann::json images = nlohmann::json::array();
   for (const auto& image : c.training_images) images.push_back({{"path", image.path}, {"sha256", image.sha256}});
-  nlohmann::json j = {{"format_version", Checkpoint::kFormatVersion},
+  const bool shortlist = c.config.search.mode == search::SearchMode::kShortlist;
+  nlohmann::json j = {{"format_version", shortlist ? Checkpoint::kFormatVersion : 2},
           {"backbone", c.config.backbone},
           {"layers", c.config.layers},
           {"image_size", {c.config.preprocessing.height, c.config.preprocessing.width}},
@@ -69,6 +80,11 @@ void save_checkpoint(const std::filesystem::path& path, const Checkpoint& checkp
   SafetensorsFile file;
   file.tensors[kBankName] = checkpoint.memory_bank.to(torch::kFloat).contiguous();
   if (checkpoint.support.defined()) file.tensors[kSupportName] = checkpoint.support.to(torch::kLong).contiguous();
+  if (checkpoint.config.search.mode == search::SearchMode::kShortlist && !checkpoint.shard) {  // shards: no final bank yet
+    if (!checkpoint.shortlist.defined()) throw std::logic_error("save_checkpoint: shortlist model without projection");
+    file.tensors[kShortlistCenterName] = checkpoint.shortlist.center.contiguous();
+    file.tensors[kShortlistComponentsName] = checkpoint.shortlist.components.contiguous();
+  }
   for (const auto& [name, tensor] : checkpoint.backbone_weights) file.tensors[kBackbonePrefix + name] = tensor;
   file.metadata["patchcore"] = config_to_json(checkpoint).dump();
   save_roi(checkpoint.roi, file);
@@ -122,6 +138,15 @@ Checkpoint load_checkpoint(const std::filesystem::path& path) {
   c.memory_bank = bank->second;
   // Older checkpoints have no support table: PatchModel computes it on load.
   if (auto support = file.tensors.find(kSupportName); support != file.tensors.end()) c.support = support->second;
+  if (c.config.search.mode == search::SearchMode::kShortlist && !c.shard) {
+    auto center = file.tensors.find(kShortlistCenterName);
+    auto components = file.tensors.find(kShortlistComponentsName);
+    if (center == file.tensors.end() || components == file.tensors.end())
+      throw UserError(where + ": the model searches by shortlist but its checkpoint lacks the shortlist projection; "
+                      "retrain the model");
+    c.shortlist = {center->second, components->second};
+    search::check_projection(c.shortlist, c.memory_bank.size(1), where);
+  }
   const std::string prefix = kBackbonePrefix;
   for (auto& [name, tensor] : file.tensors)
     if (name.rfind(prefix, 0) == 0) c.backbone_weights[name.substr(prefix.size())] = tensor;
@@ -141,7 +166,8 @@ void require_complete_model(const Checkpoint& checkpoint, const std::string& whe
 PatchModel patch_model_of(const Checkpoint& checkpoint) {
   std::shared_ptr<const Backbone> backbone =
       create_backbone(checkpoint.config.backbone, checkpoint.config.layers, checkpoint.backbone_weights);
-  return PatchModel(checkpoint.config, std::move(backbone), checkpoint.memory_bank, checkpoint.support);
+  return PatchModel(checkpoint.config, std::move(backbone), checkpoint.memory_bank, checkpoint.support,
+                    checkpoint.shortlist);
 }
 
 }  // namespace patchcore

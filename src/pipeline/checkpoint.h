@@ -37,11 +37,15 @@ struct ShardRecord {
 struct Checkpoint {
   // 2: may hold an ROI (pipeline/checkpoint_roi.h), which a version-1 reader would ignore and
   // then score whole images; version 1 (no ROI) is still read.
-  static constexpr int kFormatVersion = 2;
+  // 3: searches by shortlist (search/shortlist_index.h), which a version-2 reader would ignore
+  // and then search exactly, unlike the model's exported graphs. Models that search exactly
+  // are still written as version 2.
+  static constexpr int kFormatVersion = 3;
   static constexpr int kOldestReadableVersion = 1;
   ModelConfig config;
   torch::Tensor memory_bank;  // [M, C] float32
   torch::Tensor support;      // [M, min(num_neighbors, M)] int64 (head/scorer.h: support_table); undefined if num_neighbors == 1
+  search::ShortlistProjection shortlist;  // defined when config.search.mode is kShortlist
   WeightMap backbone_weights;
   std::string weights_source;  // path, URL or random:SEED
   std::string weights_sha256;

@@ -53,7 +53,8 @@ HeldOutImages take_held_out(RoiPlan& plan, const HoldoutSplit& split) {
 }
 
 HoldoutScores score_held_out(const PatchModel& model, const std::vector<std::filesystem::path>& images,
-                             const std::vector<cv::Rect>& crops, int batch_size, bool show_progress) {
+                             const std::vector<cv::Rect>& crops, int batch_size, bool show_progress,
+                             const PatchModel* exact, SearchAgreement* agreement) {
   c10::InferenceMode guard;
   HoldoutScores out;
   out.images = images;
@@ -63,7 +64,9 @@ HoldoutScores score_held_out(const PatchModel& model, const std::vector<std::fil
     const std::vector<std::filesystem::path> paths(images.begin() + first, images.begin() + first + count);
     const std::vector<cv::Rect> batch_crops =
         crops.empty() ? std::vector<cv::Rect>{} : std::vector<cv::Rect>(crops.begin() + first, crops.begin() + first + count);
-    const BatchScores s = model.score(load_image_batch(paths, model.config().preprocessing, batch_crops).input);
+    const auto embedding = model.embed(load_image_batch(paths, model.config().preprocessing, batch_crops).input);
+    const BatchScores s = model.score_embedding(embedding);
+    if (agreement) agreement->add(s, exact->score_embedding(embedding));
     const auto maxima = s.maps.reshape({static_cast<int64_t>(count), -1}).amax(1);
     for (size_t k = 0; k < count; ++k) {
       out.image_scores.push_back(s.image_scores[static_cast<int64_t>(k)].item<double>());

@@ -15,6 +15,7 @@
 #include "head/norm_stats.h"
 #include "pipeline/patch_model.h"
 #include "pipeline/roi_training.h"
+#include "pipeline/search_agreement.h"
 #include "pipeline/threshold_record.h"
 
 namespace patchcore {
@@ -46,9 +47,11 @@ struct HoldoutScores {
   std::vector<double> max_pixels;    // highest anomaly-map value of each image
 };
 
-// Scores the held-out images (crops: ROI mode, else empty) against `model`.
+// Scores the held-out images (crops: ROI mode, else empty) against `model`. `agreement`: also
+// scores them with `exact` (the model searching exactly) and measures how the two agree.
 HoldoutScores score_held_out(const PatchModel& model, const std::vector<std::filesystem::path>& images,
-                             const std::vector<cv::Rect>& crops, int batch_size, bool show_progress);
+                             const std::vector<cv::Rect>& crops, int batch_size, bool show_progress,
+                             const PatchModel* exact = nullptr, SearchAgreement* agreement = nullptr);
 
 // image_threshold / pixel_threshold from the held-out scores, never below the highest
 // training score / pixel (`training`: the bank's own images; their tail can reach higher than a

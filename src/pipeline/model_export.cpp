@@ -66,6 +66,8 @@ ExportSource export_source(const PatchModel& model, const std::optional<RoiLocat
   source.memory_bank = model.memory_bank();
   source.support = model.support();
   source.num_neighbors = model.config().num_neighbors;
+  source.shortlist = model.shortlist();  // defined in SearchMode::kShortlist
+  source.shortlist_size = model.config().search.shortlist_size;
   source.preprocessing = model.config().preprocessing;
   if (roi) source.metadata = roi->to_metadata();
   for (const auto& [key, value] : model_info_metadata(model.config(), stats, outputs)) source.metadata[key] = value;

@@ -26,10 +26,14 @@ void check_support(const torch::Tensor& support, int64_t bank_rows, int64_t k) {
 }  // namespace
 
 PatchModel::PatchModel(ModelConfig config, std::shared_ptr<const Backbone> backbone, torch::Tensor memory_bank,
-                       torch::Tensor support)
-    : config_(std::move(config)), backbone_(std::move(backbone)), memory_bank_(std::move(memory_bank)) {
+                       torch::Tensor support, search::ShortlistProjection shortlist)
+    : config_(std::move(config)),
+      backbone_(std::move(backbone)),
+      memory_bank_(std::move(memory_bank)),
+      shortlist_(config_.search.mode == search::SearchMode::kShortlist ? std::move(shortlist)
+                                                                        : search::ShortlistProjection{}) {
   c10::InferenceMode guard;
-  index_ = search::make_index(memory_bank_, config_.search);
+  index_ = search::make_index(memory_bank_, config_.search, shortlist_);
   const int64_t k = std::min<int64_t>(config_.num_neighbors, memory_bank_.size(0));
   if (k > 1 && !support.defined()) {
     // The support rows must be exact whatever backend scores the patches.

@@ -7,6 +7,7 @@
 #include "backbone/backbone.h"
 #include "pipeline/model_config.h"
 #include "search/index.h"
+#include "search/shortlist_index.h"
 
 namespace patchcore {
 
@@ -24,9 +25,10 @@ class PatchModel {
  public:
   // Builds the search index config.search asks for. `support` is the checkpoint's
   // support table (head/scorer.h: support_table); when absent (older checkpoints) it
-  // is computed here by exact search.
+  // is computed here by exact search. `shortlist`: the checkpoint's projection, needed when
+  // config.search.mode is kShortlist.
   PatchModel(ModelConfig config, std::shared_ptr<const Backbone> backbone, torch::Tensor memory_bank,
-             torch::Tensor support = {});
+             torch::Tensor support = {}, search::ShortlistProjection shortlist = {});
   ~PatchModel();
   PatchModel(PatchModel&&) noexcept;
 
@@ -41,14 +43,18 @@ class PatchModel {
 
   const ModelConfig& config() const { return config_; }
   const Backbone& backbone() const { return *backbone_; }
+  const std::shared_ptr<const Backbone>& shared_backbone() const { return backbone_; }
   const torch::Tensor& memory_bank() const { return memory_bank_; }
   const torch::Tensor& support() const { return support_; }
   const search::Index& index() const { return *index_; }
+  // Defined in SearchMode::kShortlist only.
+  const search::ShortlistProjection& shortlist() const { return shortlist_; }
 
  private:
   ModelConfig config_;
   std::shared_ptr<const Backbone> backbone_;
   torch::Tensor memory_bank_;
+  search::ShortlistProjection shortlist_;
   std::unique_ptr<search::Index> index_;
   torch::Tensor support_;  // [M, min(num_neighbors, M)] int64
 };

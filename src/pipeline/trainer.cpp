@@ -111,10 +111,17 @@ void write_search_yaml(YAML::Emitter& y, const search::SearchOptions& o, const T
       y << YAML::Key << "ivf_nprobe" << YAML::Value << o.ivf_nprobe;
     }
   }
-  if (r.recall_at_1) {
-    y << YAML::Key << "recall_at_1" << YAML::Value << *r.recall_at_1;
-    y << YAML::Key << "recall_measured_on" << YAML::Value
-      << std::to_string(r.num_patches) + " training-image patches against exact search";
+  if (o.mode == search::SearchMode::kShortlist) {
+    y << YAML::Key << "mode" << YAML::Value << search::to_string(o.mode);
+    y << YAML::Key << "shortlist_dims" << YAML::Value << o.shortlist_dims;
+    y << YAML::Key << "shortlist_size" << YAML::Value << o.shortlist_size;
+  }
+  if (const auto& a = r.search_agreement) {
+    y << YAML::Key << "recall_at_1" << YAML::Value << a->recall_at_1();
+    y << YAML::Key << "recall_measured_on" << YAML::Value << a->measured_on + ", against exact search";
+    y << YAML::Key << "max_patch_score_error" << YAML::Value << a->max_patch_error;
+    y << YAML::Key << "max_image_score_error" << YAML::Value << a->max_image_error;
+    y << YAML::Key << "meets_bars" << YAML::Value << a->meets_bars();
   }
   y << YAML::EndMap;
 }
@@ -398,43 +405,53 @@ torch::Tensor select_memory_bank(TrainingPatches& patches, const torch::Tensor& 
 }
 
 // Phase 5: every training image scored against the final bank from its stored patches
-// (no second backbone pass) for norm_stats.txt, batch by batch; an approximate index's recall
-// measured against exact search on the way.
-NormStats score_training_images(const PatchModel& model, const search::ExactIndex& exact_index, PatchStore& rows,
-                                const PatchGrid& grid, const TrainOptions& options, TrainReport& report) {
-  const bool measure_recall = !model.index().exact();
-  int64_t agreeing = 0;
+// (no second backbone pass) for norm_stats.txt, batch by batch. `agreement`: also scored by the
+// exact twin, for an approximate search's agreement with exact search.
+NormStats score_training_images(const PatchModel& model, PatchStore& rows, const PatchGrid& grid,
+                                const TrainOptions& options, TrainReport& report,
+                                const PatchModel* exact = nullptr, SearchAgreement* agreement = nullptr) {
   NormStats stats;
   ProgressBar bar("scoring training set", report.num_images, options.show_progress);
   for (int64_t first = 0; first < report.num_images; first += options.batch_size) {
     const int64_t count = std::min<int64_t>(options.batch_size, report.num_images - first);
     const auto batch_rows = rows.read(first * grid.per_image(), count * grid.per_image());
-    const auto result = model.score_patches(batch_rows.view({count, grid.per_image(), grid.channels}), grid.h, grid.w);
-    if (measure_recall)
-      agreeing += result.nearest.reshape(-1).eq(search::nearest(exact_index, batch_rows).indices).sum().item<int64_t>();
+    const auto patches = batch_rows.view({count, grid.per_image(), grid.channels});
+    const auto result = model.score_patches(patches, grid.h, grid.w);
+    if (agreement) agreement->add(result, exact->score_patches(patches, grid.h, grid.w));
     const NormStats batch = compute_norm_stats(result.image_scores, result.maps);
     stats = first == 0 ? batch : pooled_norm_stats(stats, batch);
     report.coverage_radius = std::max(report.coverage_radius, result.distances.max().item<double>());
     bar.update(first + count);
   }
   bar.finish();
-  if (measure_recall) {
-    report.recall_at_1 = static_cast<double>(agreeing) / static_cast<double>(report.num_patches);
-    log("recall@1 of " + report.search_index + " against exact search on the " +
-        std::to_string(report.num_patches) + " training patches: " + std::to_string(*report.recall_at_1));
-  }
   return stats;
+}
+
+// An approximate search's agreement with exact search: logged, and a warning below the bars.
+void report_agreement(const SearchAgreement& a, TrainReport& report) {
+  log(report.search_index + " against exact search on " + a.measured_on + ": recall@1 " +
+      std::to_string(a.recall_at_1()) + ", largest error of patch scores (relative to their image's highest) " +
+      std::to_string(a.max_patch_error) + ", of image scores " + std::to_string(a.max_image_error));
+  if (!a.meets_bars())
+    log("warning: the approximate search misses exact search's results more than the bars allow (recall@1 >= " +
+        std::to_string(SearchAgreement::kMinRecall) + ", image scores within " +
+        std::to_string(SearchAgreement::kMaxImageError * 100) +
+        "%); raise --shortlist-size or --shortlist-dims (or the FAISS search effort), or train with --search exact");
+  report.search_agreement = a;
 }
 
 // Phase 6: the decision thresholds, from the held-out good images or the training scores.
 void set_thresholds(const PatchModel& model, const HeldOutImages& held_out, const TrainOptions& options,
-                    TrainReport& report) {
+                    TrainReport& report, const PatchModel* exact = nullptr) {
   if (held_out.images.empty()) {
     report.threshold = {report.norm_stats.max_score, report.norm_stats.max_pixel, "max_training_score", {}};
   } else {
     log("holding out " + std::to_string(held_out.images.size()) + " good images (not in the memory bank) for the thresholds");
-    const HoldoutScores held_scores =
-        score_held_out(model, held_out.images, held_out.crops, options.batch_size, options.show_progress);
+    SearchAgreement agreement;
+    agreement.measured_on = std::to_string(held_out.images.size()) + " held-out good images";
+    const HoldoutScores held_scores = score_held_out(model, held_out.images, held_out.crops, options.batch_size,
+                                                     options.show_progress, exact, exact ? &agreement : nullptr);
+    if (exact) report_agreement(agreement, report);
     report.threshold =
         holdout_threshold(held_scores, report.norm_stats, options.holdout_fraction, options.threshold_sigmas);
   }
@@ -569,17 +586,35 @@ TrainReport train(const TrainOptions& given) {
   }
 
   // The support table of num_neighbors re-weighting, by exact search whatever backend
-  // scores patches; the exact index also measures an approximate index's recall.
+  // scores patches; the shortlist's projection, from the final bank.
   auto phase = Clock::now();
-  const search::ExactIndex exact_index(checkpoint.memory_bank);
-  if (config.num_neighbors > 1) checkpoint.support = support_table(exact_index, checkpoint.memory_bank, config.num_neighbors);
+  if (config.num_neighbors > 1)
+    checkpoint.support =
+        support_table(search::ExactIndex(checkpoint.memory_bank), checkpoint.memory_bank, config.num_neighbors);
+  if (config.search.mode == search::SearchMode::kShortlist) {
+    checkpoint.shortlist = search::fit_shortlist_projection(checkpoint.memory_bank, config.search.shortlist_dims);
+    if (checkpoint.shortlist.dims() < config.search.shortlist_dims)
+      log("--shortlist-dims " + std::to_string(config.search.shortlist_dims) + " exceeds the " +
+          std::to_string(grid.channels) + " feature channels: the shortlist uses " +
+          std::to_string(checkpoint.shortlist.dims()));
+  }
   report.support_seconds = seconds_since(phase);
 
   phase = Clock::now();
-  const PatchModel model(config, backbone, checkpoint.memory_bank, checkpoint.support);
+  const PatchModel model(config, backbone, checkpoint.memory_bank, checkpoint.support, checkpoint.shortlist);
   report.search_index = model.index().describe();
   log("nearest-neighbour search: " + report.search_index);
-  report.norm_stats = score_training_images(model, exact_index, patches.rows, grid, options, report);
+  // An approximate search is measured against the same model searching exactly: on the
+  // held-out images when there are some (set_thresholds), else on the training images.
+  const std::optional<PatchModel> exact =
+      model.index().exact() ? std::nullopt : std::optional<PatchModel>(exact_twin(model));
+  SearchAgreement on_training;
+  on_training.measured_on =
+      std::to_string(report.num_images) + " training images (optimistic: their own patches may be bank rows)";
+  const bool measure_on_training = exact && images.held_out.images.empty();
+  report.norm_stats = score_training_images(model, patches.rows, grid, options, report, exact ? &*exact : nullptr,
+                                            measure_on_training ? &on_training : nullptr);
+  if (measure_on_training) report_agreement(on_training, report);
   patches = {};
   if (parent) {
     // The parent's images are not scored again (they may be gone): their statistics, against
@@ -588,7 +623,7 @@ TrainReport train(const TrainOptions& given) {
     log("training statistics: the " + std::to_string(report.parent_images) +
         " parent images' (as the parent recorded them) pooled with the new images'");
   }
-  set_thresholds(model, images.held_out, options, report);
+  set_thresholds(model, images.held_out, options, report, exact ? &*exact : nullptr);
   report.score_seconds = seconds_since(phase);
 
   write_model_folder(options, checkpoint, model, images.roi, start, report);

@@ -7,6 +7,7 @@
 #include "head/norm_stats.h"
 #include "data/roi.h"
 #include "pipeline/checkpoint.h"
+#include "pipeline/search_agreement.h"
 #include "pipeline/sharding.h"
 #include "pipeline/threshold_record.h"
 #include "pipeline/training_memory.h"
@@ -62,7 +63,7 @@ struct TrainReport {
   // objective in feature space), as the scoring index measures it.
   double coverage_radius = 0;
   std::string search_index;           // search::Index::describe() of the scoring index
-  std::optional<double> recall_at_1;  // approximate indexes: agreement with exact search
+  std::optional<SearchAgreement> search_agreement;  // approximate searches: agreement with exact search
   double load_weights_seconds = 0, extract_seconds = 0, coreset_seconds = 0, support_seconds = 0, score_seconds = 0,
          export_seconds = 0, write_seconds = 0, total_seconds = 0;
 };

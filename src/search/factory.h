@@ -4,6 +4,7 @@
 
 #include "search/index.h"
 #include "search/search_options.h"
+#include "search/shortlist_index.h"
 
 namespace patchcore::search {
 
@@ -19,6 +20,8 @@ Backend resolve(Backend backend);
 // 2.2-2.7x faster at 1000.
 constexpr int64_t kPrunedMinRows = 1000;
 
-std::unique_ptr<Index> make_index(const torch::Tensor& bank, const SearchOptions& options);
+// SearchMode::kShortlist needs the model's projection (the checkpoint stores it).
+std::unique_ptr<Index> make_index(const torch::Tensor& bank, const SearchOptions& options,
+                                  const ShortlistProjection& projection = {});
 
 }  // namespace patchcore::search

@@ -25,6 +25,14 @@ std::string to_string(FaissIndexType type) {
   return "flat";
 }
 
+std::string to_string(SearchMode mode) { return mode == SearchMode::kShortlist ? "shortlist" : "exact"; }
+
+SearchMode search_mode_from_string(const std::string& name) {
+  if (name == "exact") return SearchMode::kExact;
+  if (name == "shortlist") return SearchMode::kShortlist;
+  throw UserError("unknown --search '" + name + "': use exact or shortlist");
+}
+
 Backend backend_from_string(const std::string& name) {
   if (name == "auto") return Backend::kAuto;
   if (name == "native") return Backend::kNative;
@@ -48,6 +56,11 @@ void validate(const SearchOptions& o) {
   require(o.hnsw_ef_search >= 1, "--faiss-ef-search must be at least 1");
   require(o.ivf_nlist >= 0, "--faiss-nlist must be 0 (automatic) or positive");
   require(o.ivf_nprobe >= 1, "--faiss-nprobe must be at least 1");
+  require(o.shortlist_dims >= 1, "--shortlist-dims must be at least 1, got " + std::to_string(o.shortlist_dims));
+  require(o.shortlist_size >= 1, "--shortlist-size must be at least 1, got " + std::to_string(o.shortlist_size));
+  // The exported graphs run the shortlist with the exact re-rank; FAISS is a native-only backend.
+  require(o.mode == SearchMode::kExact || o.backend != Backend::kFaiss,
+          "--search shortlist runs the native kernels and the exported graphs; drop --use-faiss");
 }
 
 int ivf_nlist_for(const SearchOptions& o, long bank_rows) {

@@ -8,6 +8,12 @@ namespace patchcore::search {
 
 // kAuto picks by measurement (see factory.h): today always the native exact kernel.
 enum class Backend { kAuto, kNative, kFaiss };
+// How the nearest bank row is found; part of the model: native prediction and both exported
+// graphs run the same mode (search/shortlist_index.h, export/graph.cpp).
+//   kExact: every bank row.
+//   kShortlist: the shortlist_size nearest rows in a PCA-reduced space (shortlist_dims), then
+//   the exact distance to those rows only.
+enum class SearchMode { kExact, kShortlist };
 enum class FaissIndexType { kFlat, kHnsw, kIvf };
 
 struct SearchOptions {
@@ -18,12 +24,19 @@ struct SearchOptions {
   int hnsw_ef_search = 64;     // recall@1 >= 0.99 on the shared magnetic-tile features
   int ivf_nlist = 0;           // 0 = about 4 sqrt(M), at most M / 39 (FAISS's training minimum)
   int ivf_nprobe = 16;
+  SearchMode mode = SearchMode::kExact;
+  int shortlist_dims = 128;  // d of the reduced space (at most the bank's channels)
+  int shortlist_size = 8;    // rows re-ranked exactly per patch
 
-  bool approximate() const { return backend == Backend::kFaiss && faiss_index != FaissIndexType::kFlat; }
+  bool approximate() const {
+    return mode == SearchMode::kShortlist || (backend == Backend::kFaiss && faiss_index != FaissIndexType::kFlat);
+  }
 };
 
 std::string to_string(Backend backend);            // auto | native | faiss
 std::string to_string(FaissIndexType type);        // flat | hnsw | ivf
+std::string to_string(SearchMode mode);            // exact | shortlist
+SearchMode search_mode_from_string(const std::string& name);     // UserError on unknown names
 Backend backend_from_string(const std::string& name);            // UserError on unknown names
 FaissIndexType faiss_index_from_string(const std::string& name);  // UserError on unknown names
 // UserError naming the option when a parameter is out of range.

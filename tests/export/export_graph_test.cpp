@@ -19,18 +19,20 @@ struct Case {
   std::vector<std::string> layers;
   int64_t size;
   int64_t neighbors;
+  int64_t shortlist_dims = 0;  // > 0: shortlist search (8 rows)
 };
 
 // What gtest (and ctest's test list) prints for a parameter, instead of its bytes.
 void PrintTo(const Case& c, std::ostream* os) {
   *os << c.backbone << " " << c.size << "px k=" << c.neighbors;
+  if (c.shortlist_dims) *os << " shortlist " << c.shortlist_dims;
 }
 
 class ExportGraphParity : public ::testing::TestWithParam<Case> {};
 
 TEST_P(ExportGraphParity, MatchesNativePipeline) {
   const Case c = GetParam();
-  const auto model = export_testing::make_model(c.backbone, c.layers, c.size, c.neighbors);
+  const auto model = export_testing::make_model(c.backbone, c.layers, c.size, c.neighbors, 300, c.shortlist_dims);
   const ExportGraph graph = build_export_graph(model.source);
   for (int64_t batch : {1, 3}) {
     const auto input = export_testing::test_input(batch, c.size, 100 + batch);
@@ -53,10 +55,14 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(Case{"resnet18", {"layer2", "layer3"}, 64, 9},
                       Case{"resnet18", {"layer1", "layer2", "layer3"}, 72, 1},
                       Case{"mobilenet_v1_0.75", {"conv_pw_5_relu", "conv_pw_11_relu"}, 96, 9},
-                      Case{"mobilenet_v1_0.75", {"conv_pw_5_relu", "conv_pw_11_relu"}, 100, 3}),
+                      Case{"mobilenet_v1_0.75", {"conv_pw_5_relu", "conv_pw_11_relu"}, 100, 3},
+                      Case{"resnet18", {"layer2", "layer3"}, 64, 9, 16},
+                      Case{"resnet18", {"layer2", "layer3"}, 64, 1, 384},
+                      Case{"mobilenet_v1_0.75", {"conv_pw_5_relu", "conv_pw_11_relu"}, 96, 9, 32}),
     [](const auto& info) {
       std::string name = std::string(info.param.backbone) + "_" + std::to_string(info.param.size) +
-                         "_k" + std::to_string(info.param.neighbors);
+                         "_k" + std::to_string(info.param.neighbors) +
+                         (info.param.shortlist_dims ? "_shortlist" + std::to_string(info.param.shortlist_dims) : "");
       for (char& ch : name)
         if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
       return name;

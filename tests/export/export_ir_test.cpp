@@ -548,7 +548,7 @@ class IrExport : public ::testing::TestWithParam<RuntimeCase> {};
 
 TEST_P(IrExport, IsValidAndComputesLikeNative) {
   const RuntimeCase c = GetParam();
-  const auto model = export_testing::make_model(c.backbone, c.layers, c.size, 9);
+  const auto model = export_testing::make_model(c, 9);
   TempDir dir;
   const auto xml = dir.path() / "model.xml", bin = dir.path() / "model.bin";
   write_openvino_ir(build_export_graph(model.source), xml, bin, {c.fp16});

@@ -24,7 +24,7 @@ class OnnxExport : public ::testing::TestWithParam<RuntimeCase> {};
 TEST_P(OnnxExport, RunsInOnnxRuntimeLikeNative) {
   PATCHCORE_REQUIRE_ONNXRUNTIME();
   const RuntimeCase c = GetParam();
-  const auto model = export_testing::make_model(c.backbone, c.layers, c.size, 9);
+  const auto model = export_testing::make_model(c, 9);
   TempDir dir;
   const auto path = dir.path() / "model.onnx";
   write_onnx(build_export_graph(model.source), path, {c.fp16});

@@ -20,6 +20,7 @@
 #include "head/embedding.h"
 #include "head/scorer.h"
 #include "search/exact_index.h"
+#include "search/shortlist_index.h"
 
 namespace patchcore::export_testing {
 
@@ -44,9 +45,11 @@ inline torch::Tensor test_input(int64_t batch, int64_t size, uint64_t seed) {
 }
 
 // A seeded random-weight backbone and a memory bank drawn from the patch features of
-// a few random "training" images (so bank distances look like real ones).
+// a few random "training" images (so bank distances look like real ones). shortlist_dims > 0:
+// the model searches by shortlist (shortlist_size rows in shortlist_dims PCA dimensions).
 inline Model make_model(const std::string& backbone, std::vector<std::string> layers, int64_t size,
-                        int64_t num_neighbors, int64_t bank_rows = 300) {
+                        int64_t num_neighbors, int64_t bank_rows = 300, int64_t shortlist_dims = 0,
+                        int64_t shortlist_size = 8) {
   Model m;
   const auto weights = random_weights(backbone, 3);
   m.backbone = create_backbone(backbone, layers, weights);
@@ -61,6 +64,10 @@ inline Model make_model(const std::string& backbone, std::vector<std::string> la
   m.source.num_neighbors = num_neighbors;
   const int64_t k = std::min<int64_t>(num_neighbors, rows);
   if (k > 1) m.source.support = support_table(search::ExactIndex(m.source.memory_bank), m.source.memory_bank, k);
+  if (shortlist_dims > 0) {
+    m.source.shortlist = search::fit_shortlist_projection(m.source.memory_bank, shortlist_dims);
+    m.source.shortlist_size = shortlist_size;
+  }
   return m;
 }
 
@@ -74,7 +81,11 @@ inline NativeOutput native_predict(const Model& m, const torch::Tensor& input) {
   const int64_t batch = embedding.size(0), h = embedding.size(2), w = embedding.size(3);
   const auto patches = embedding_to_patches(embedding).view({batch, h * w, -1});
   const search::ExactIndex index(m.source.memory_bank);
-  const auto scores = nearest_patch_scores(patches, index);
+  const auto scores =
+      m.source.shortlist.defined()
+          ? nearest_patch_scores(patches, search::ShortlistIndex(m.source.memory_bank, m.source.shortlist,
+                                                                 m.source.shortlist_size))
+          : nearest_patch_scores(patches, index);
   const auto support = support_table(index, m.source.memory_bank, m.source.num_neighbors);
   NativeOutput out;
   out.pred_score = image_scores(scores, patches, m.source.memory_bank, support, m.source.num_neighbors);
@@ -186,22 +197,31 @@ struct RuntimeCase {
   std::vector<std::string> layers;
   int64_t size;
   bool fp16;
+  int64_t shortlist_dims = 0;  // > 0: the model searches by shortlist
 };
 
 // What gtest (and ctest's test list) prints for a parameter, instead of its bytes.
 inline void PrintTo(const RuntimeCase& c, std::ostream* os) {
   *os << c.backbone << " " << c.size << "px " << (c.fp16 ? "f16" : "f32");
+  if (c.shortlist_dims) *os << " shortlist " << c.shortlist_dims;
+}
+
+inline Model make_model(const RuntimeCase& c, int64_t num_neighbors) {
+  return make_model(c.backbone, c.layers, c.size, num_neighbors, 300, c.shortlist_dims);
 }
 
 inline auto runtime_cases() {
   return ::testing::Values(RuntimeCase{"resnet18", {"layer2", "layer3"}, 64, false},
                            RuntimeCase{"resnet18", {"layer2", "layer3"}, 64, true},
                            RuntimeCase{"mobilenet_v1_0.75", {"conv_pw_5_relu", "conv_pw_11_relu"}, 96, false},
-                           RuntimeCase{"mobilenet_v1_0.75", {"conv_pw_5_relu", "conv_pw_11_relu"}, 96, true});
+                           RuntimeCase{"mobilenet_v1_0.75", {"conv_pw_5_relu", "conv_pw_11_relu"}, 96, true},
+                           RuntimeCase{"resnet18", {"layer2", "layer3"}, 64, false, 32},
+                           RuntimeCase{"mobilenet_v1_0.75", {"conv_pw_5_relu", "conv_pw_11_relu"}, 96, true, 32});
 }
 
 inline std::string runtime_case_name(const ::testing::TestParamInfo<RuntimeCase>& info) {
-  std::string name = std::string(info.param.backbone) + (info.param.fp16 ? "_f16" : "_f32");
+  std::string name = std::string(info.param.backbone) + (info.param.fp16 ? "_f16" : "_f32") +
+                     (info.param.shortlist_dims ? "_shortlist" : "");
   for (char& ch : name)
     if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
   return name;

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# The exported `shortlist` model against the exported `exact` model in ONNX Runtime (CPU, 2 threads
+# by default), per image (batch 1, 224x224, layer2+layer3), all timed in this one run.
+#
+#   bash bench/shortlist_ort.sh
+#   BACKBONES=resnet18 BANKS=10000 REPEAT=10 bash bench/shortlist_ort.sh
+#
+# For each backbone and bank size, bench/shortlist_graph_bench writes exact.onnx, shortlist.onnx
+# (DIMS dims, SIZE rows re-ranked) and base.onnx (16 bank rows: the backbone, embedding and map with
+# almost no search) and prints each graph's GFLOP. Each is run by tests/runtime/run_onnx.js
+# (onnxruntime-node: intraOpNumThreads = $THREADS, optimisation 'all', one warm-up, then the median of
+# $REPEAT runs). Search part = t(model) - t(base). Models are run in the order base, exact, shortlist,
+# then again in reverse, and each one's two medians averaged, so that a drift of the shared machine
+# during the run falls on both sides. Results: Markdown table on stdout and in $WORK/results.md.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BUILD="${BUILD:-$ROOT/build}"
+WORK="${WORK:-/tmp/patchcore-bench/shortlist}"
+BACKBONES="${BACKBONES:-resnet18 wide_resnet50_2}"
+BANKS="${BANKS:-10000 100000}"
+DIMS="${DIMS:-128}"
+SIZE="${SIZE:-8}"
+THREADS="${THREADS:-2}"
+REPEAT="${REPEAT:-10}"
+WRITER="$BUILD/bench/shortlist_graph_bench"
+
+[[ -x "$WRITER" ]] || { echo "no $WRITER: build the project (ninja -C build shortlist_graph_bench)" >&2; exit 1; }
+source "$ROOT/bench/ort_lib.sh"
+mkdir -p "$WORK"
+
+ort_input "$WORK/input.bin"
+time_ms() { ort_ms "$1" "$WORK/input.bin" "$REPEAT" "$THREADS" "$WORK"; }
+
+{
+  echo "| backbone | bank rows | GFLOP exact | GFLOP shortlist | ORT exact ms | ORT shortlist ms | end-to-end speed-up | search exact ms | search shortlist ms | search speed-up |"
+  echo "|---|---|---|---|---|---|---|---|---|---|"
+} >"$WORK/results.md"
+for backbone in $BACKBONES; do
+  for bank in $BANKS; do
+    dir="$WORK/$backbone-$bank"
+    echo "== $backbone, $bank rows: writing the models $(date +%T)" >&2
+    "$WRITER" "$backbone" "$bank" "$dir" "$DIMS" "$SIZE" >"$dir.flops"
+    gflop() { awk -v m="$1" '$1 == m {print $2}' "$dir.flops"; }
+    declare -A first=() second=()
+    for m in base exact shortlist; do first[$m]=$(time_ms "$dir/$m.onnx"); done
+    for m in shortlist exact base; do second[$m]=$(time_ms "$dir/$m.onnx"); done
+    avg() { awk -v a="${first[$1]}" -v b="${second[$1]}" 'BEGIN{printf "%.2f", (a + b) / 2}'; }
+    base=$(avg base); exact=$(avg exact); short=$(avg shortlist)
+    echo "   base ${first[base]}/${second[base]} ms, exact ${first[exact]}/${second[exact]} ms, shortlist ${first[shortlist]}/${second[shortlist]} ms" >&2
+    awk -v bb="$backbone" -v r="$bank" -v ge="$(gflop exact.onnx)" -v gs="$(gflop shortlist.onnx)" \
+        -v b="$base" -v e="$exact" -v s="$short" 'BEGIN{
+      printf "| %s | %d | %.1f | %.1f | %.1f | %.1f | %.2fx | %.1f | %.1f | %.2fx |\n",
+        bb, r, ge, gs, e, s, e / s, e - b, s - b, (e - b) / (s - b) }' >>"$WORK/results.md"
+    rm -f "$dir"/*.onnx "$dir"/*.onnx.data  # hundreds of MB per bank
+  done
+done
+echo "(ONNX Runtime $(node -e 'console.log(require(process.argv[1] + "/package.json").version)' \
+  "$ROOT/tests/runtime/node_modules/onnxruntime-node"), $THREADS threads, shortlist $SIZE rows in $DIMS dims;" \
+  "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'))" >>"$WORK/results.md"
+cat "$WORK/results.md"
