@@ -1,5 +1,6 @@
 // Nearest-neighbour search over a memory bank, every backend on the same data, 2 threads:
 //   Native      search::ExactIndex (tiles of sgemm + SIMD running min), the default
+//   Shortlist   search::ShortlistIndex (--search shortlist): PCA-reduced shortlist + exact re-rank
 //   LibTorch    the code path before src/search existed: chunked at::mm distance matrix + min
 //   FaissFlat / FaissHnsw / FaissIvf   search::FaissIndex at the default parameters
 //   Sgemm       oneDNN's sgemm of the same shape alone ([P,C] x [C,M] into a preallocated
@@ -28,6 +29,7 @@
 #include "search/exact_index.h"
 #include "search/faiss_index.h"
 #include "search/pruned_index.h"
+#include "search/shortlist_index.h"
 
 namespace {
 
@@ -139,6 +141,19 @@ void BM_NativeIndex(benchmark::State& state) {
   report(state, kQueries, state.range(1), state.range(0));
 }
 
+// The native shortlist search (--search shortlist at its defaults: min(128, C/6) dims, 8 rows re-ranked)
+// on the same rows. Its recall on these unstructured rows is low and beside the point here (the
+// accuracy is measured on real features: tests/eval/shortlist_accuracy_test); this is its cost.
+void BM_Shortlist(benchmark::State& state) {
+  set_threads();
+  const auto& d = data(state.range(0), state.range(1));
+  const SearchOptions defaults;
+  const ShortlistIndex index(d.bank, fit_shortlist_projection(d.bank, shortlist_dims_for(defaults, d.bank.size(1))),
+                             defaults.shortlist_size);
+  for (auto _ : state) benchmark::DoNotOptimize(nearest(index, d.queries));
+  report(state, kQueries, state.range(1), state.range(0));
+}
+
 void BM_LibTorch(benchmark::State& state) {
   set_threads();
   const auto& d = data(state.range(0), state.range(1));
@@ -195,6 +210,7 @@ BENCHMARK(BM_OpenBlasSgemm)->Apply(shapes);
 BENCHMARK(BM_MatmulTile)->ArgsProduct({{384, 1536}, {0, 1}})->ArgNames({"C", "bf16"})->UseRealTime();
 BENCHMARK_TEMPLATE(BM_NativeIndex, ExactIndex)->Name("BM_Native")->Apply(shapes);
 BENCHMARK_TEMPLATE(BM_NativeIndex, PrunedIndex)->Name("BM_Pruned")->Apply(shapes);
+BENCHMARK(BM_Shortlist)->Apply(shapes);
 BENCHMARK(BM_LibTorch)->Apply(shapes);
 BENCHMARK_TEMPLATE(BM_Faiss, FaissIndexType::kFlat)->Name("BM_FaissFlat")->Apply(shapes);
 BENCHMARK_TEMPLATE(BM_Faiss, FaissIndexType::kHnsw)->Name("BM_FaissHnsw")->Apply(shapes);

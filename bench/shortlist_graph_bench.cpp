@@ -1,11 +1,11 @@
 // Writes the three ONNX models bench/shortlist_ort.sh times in ONNX Runtime, and prints the
 // GFLOP of each graph (ExportGraph::flops, batch 1):
 //   exact.onnx      exact search over a bank of ROWS rows (today's graph)
-//   shortlist.onnx  the same bank, --search shortlist (DIMS dims, SIZE rows re-ranked)
+//   shortlist.onnx  the same bank, --search shortlist (DIMS dims, 0 = automatic; SIZE rows re-ranked)
 //   base.onnx       exact search over 16 rows: the backbone, embedding and map with (almost)
 //                   no search, so t(model) - t(base) is a model's search part
 //
-//   shortlist_graph_bench BACKBONE ROWS OUT_DIR [DIMS=128] [SIZE=8]
+//   shortlist_graph_bench BACKBONE ROWS OUT_DIR [DIMS=0] [SIZE=8]
 //
 // Random weights and a random bank: the latency of these graphs does not depend on the values
 // (dense MatMul, TopK over every row); accuracy is measured on real data elsewhere
@@ -23,6 +23,7 @@
 #include "export/graph.h"
 #include "export/onnx_writer.h"
 #include "head/embedding.h"
+#include "search/search_options.h"
 #include "search/shortlist_index.h"
 
 namespace fs = std::filesystem;
@@ -30,13 +31,13 @@ using namespace patchcore;
 
 int main(int argc, char** argv) {
   if (argc < 4) {
-    std::fprintf(stderr, "usage: %s BACKBONE ROWS OUT_DIR [DIMS=128] [SIZE=8]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s BACKBONE ROWS OUT_DIR [DIMS=0] [SIZE=8]\n", argv[0]);
     return 2;
   }
   const std::string backbone_name = argv[1];
   const int64_t rows = std::stoll(argv[2]);
   const fs::path out = argv[3];
-  const int64_t dims = argc > 4 ? std::stoll(argv[4]) : 128, size = argc > 5 ? std::stoll(argv[5]) : 8;
+  const int64_t dims = argc > 4 ? std::stoll(argv[4]) : 0, size = argc > 5 ? std::stoll(argv[5]) : 8;
   c10::InferenceMode guard;
   fs::create_directories(out);
   const std::vector<std::string> layers = {"layer2", "layer3"};
@@ -64,7 +65,10 @@ int main(int argc, char** argv) {
   ExportSource exact = source_for(bank);
   write(exact, "exact.onnx");
   ExportSource shortlist = exact;
-  shortlist.shortlist = search::fit_shortlist_projection(bank, dims);
+  search::SearchOptions options;
+  options.shortlist_dims = static_cast<int>(dims);
+  shortlist.shortlist = search::fit_shortlist_projection(bank, search::shortlist_dims_for(options, channels));
+  std::printf("dims %lld\n", static_cast<long long>(shortlist.shortlist.dims()));
   shortlist.shortlist_size = size;
   write(shortlist, "shortlist.onnx");
   return 0;

@@ -6,7 +6,7 @@
 #   BACKBONES=resnet18 BANKS=10000 REPEAT=10 bash bench/shortlist_ort.sh
 #
 # For each backbone and bank size, bench/shortlist_graph_bench writes exact.onnx, shortlist.onnx
-# (DIMS dims, SIZE rows re-ranked) and base.onnx (16 bank rows: the backbone, embedding and map with
+# (DIMS dims, 0 = automatic: min(128, C/6); SIZE rows re-ranked) and base.onnx (16 bank rows: the backbone, embedding and map with
 # almost no search) and prints each graph's GFLOP. Each is run by tests/runtime/run_onnx.js
 # (onnxruntime-node: intraOpNumThreads = $THREADS, optimisation 'all', one warm-up, then the median of
 # $REPEAT runs). Search part = t(model) - t(base). Models are run in the order base, exact, shortlist,
@@ -19,7 +19,7 @@ BUILD="${BUILD:-$ROOT/build}"
 WORK="${WORK:-/tmp/patchcore-bench/shortlist}"
 BACKBONES="${BACKBONES:-resnet18 wide_resnet50_2}"
 BANKS="${BANKS:-10000 100000}"
-DIMS="${DIMS:-128}"
+DIMS="${DIMS:-0}"
 SIZE="${SIZE:-8}"
 THREADS="${THREADS:-2}"
 REPEAT="${REPEAT:-10}"
@@ -33,8 +33,8 @@ ort_input "$WORK/input.bin"
 time_ms() { ort_ms "$1" "$WORK/input.bin" "$REPEAT" "$THREADS" "$WORK"; }
 
 {
-  echo "| backbone | bank rows | GFLOP exact | GFLOP shortlist | ORT exact ms | ORT shortlist ms | end-to-end speed-up | search exact ms | search shortlist ms | search speed-up |"
-  echo "|---|---|---|---|---|---|---|---|---|---|"
+  echo "| backbone | bank rows | dims | GFLOP exact | GFLOP shortlist | ORT exact ms | ORT shortlist ms | end-to-end speed-up | search exact ms | search shortlist ms | search speed-up |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|"
 } >"$WORK/results.md"
 for backbone in $BACKBONES; do
   for bank in $BANKS; do
@@ -48,14 +48,14 @@ for backbone in $BACKBONES; do
     avg() { awk -v a="${first[$1]}" -v b="${second[$1]}" 'BEGIN{printf "%.2f", (a + b) / 2}'; }
     base=$(avg base); exact=$(avg exact); short=$(avg shortlist)
     echo "   base ${first[base]}/${second[base]} ms, exact ${first[exact]}/${second[exact]} ms, shortlist ${first[shortlist]}/${second[shortlist]} ms" >&2
-    awk -v bb="$backbone" -v r="$bank" -v ge="$(gflop exact.onnx)" -v gs="$(gflop shortlist.onnx)" \
+    awk -v bb="$backbone" -v r="$bank" -v dims="$(gflop dims)" -v ge="$(gflop exact.onnx)" -v gs="$(gflop shortlist.onnx)" \
         -v b="$base" -v e="$exact" -v s="$short" 'BEGIN{
-      printf "| %s | %d | %.1f | %.1f | %.1f | %.1f | %.2fx | %.1f | %.1f | %.2fx |\n",
-        bb, r, ge, gs, e, s, e / s, e - b, s - b, (e - b) / (s - b) }' >>"$WORK/results.md"
+      printf "| %s | %d | %d | %.1f | %.1f | %.1f | %.1f | %.2fx | %.1f | %.1f | %.2fx |\n",
+        bb, r, dims, ge, gs, e, s, e / s, e - b, s - b, (e - b) / (s - b) }' >>"$WORK/results.md"
     rm -f "$dir"/*.onnx "$dir"/*.onnx.data  # hundreds of MB per bank
   done
 done
 echo "(ONNX Runtime $(node -e 'console.log(require(process.argv[1] + "/package.json").version)' \
-  "$ROOT/tests/runtime/node_modules/onnxruntime-node"), $THREADS threads, shortlist $SIZE rows in $DIMS dims;" \
+  "$ROOT/tests/runtime/node_modules/onnxruntime-node"), $THREADS threads, shortlist $SIZE rows in $DIMS dims (0 = automatic);" \
   "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'))" >>"$WORK/results.md"
 cat "$WORK/results.md"

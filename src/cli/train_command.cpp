@@ -57,7 +57,8 @@ Command add_train_command(CLI::App& app) {
   auto search_mode = std::make_shared<std::string>("exact");
   std::vector<CLI::Option*> shortlist_options{
       cmd->add_option("--shortlist-dims", search.shortlist_dims,
-                      "With --search shortlist: dimensions of the PCA-reduced bank the shortlist is picked in")
+                      "With --search shortlist: dimensions of the PCA-reduced bank the shortlist is picked in (0 = "
+                      "min(128, feature channels / 6): 64 for resnet18, 128 for wide_resnet50_2)")
           ->capture_default_str(),
       cmd->add_option("--shortlist-size", search.shortlist_size,
                       "With --search shortlist: bank rows per patch whose exact distance is computed")

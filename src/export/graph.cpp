@@ -421,17 +421,18 @@ NearestRows lower_shortlist_nearest(Builder& b, int embedding, const torch::Tens
   const int64_t M = bank_rows.size(0), K = std::min<int64_t>(size, M);
   const auto [patches, x_norm] = lower_patches(b, embedding);
   const int bank = b.constant("memory_bank", bank_rows);  // [M, C]
-  // Reduced space: x' = x.W - center.W (the form search::reduce_rows computes).
-  const int components = b.constant("shortlist_components", projection.components);  // [C, d]
-  const auto offset = at::matmul(projection.center.unsqueeze(0), projection.components).view({-1});
-  int reduced = b.op(GraphOp::kMatMul, "patches_reduced_dot", {patches, components});
-  reduced = b.op(GraphOp::kSub, "patches_reduced", {reduced, b.constant("shortlist_offset", offset.contiguous())});
-  const auto reduced_bank = search::reduce_rows(projection, bank_rows);                        // [M, d]
-  // -2 y'^T, exact in float32 (a power of two), so one MatMul and one Add give the ranking key.
-  const int bank_t_m2 = b.constant("shortlist_bank_t_times_minus_2", (reduced_bank.t() * -2.0f).contiguous());
-  const int reduced_norms = b.constant("shortlist_bank_norms", reduced_bank.pow(2).sum(1).contiguous());  // [M]
-  int key = b.op(GraphOp::kMatMul, "shortlist_dot", {reduced, bank_t_m2});  // [B,P,M]
-  key = b.op(GraphOp::kAdd, "shortlist_key", {key, reduced_norms});
+  // Reduced space, with a constant 1 appended: [x', 1] = x.[W | 0] - [center.W | -1] (x' is
+  // what search::reduce_rows computes). Then one MatMul with [-2 y'^T ; |y'|^2] gives the
+  // ranking key |y'|^2 - 2 x'.y' (the reduced squared distance less the query's own norm) with
+  // no elementwise pass over the [P, M] matrix. -2 is a power of two: exact in float32.
+  const auto components = at::cat({projection.components, at::zeros({C, 1})}, 1);  // [C, d+1]
+  const auto offset = at::cat({at::matmul(projection.center.unsqueeze(0), projection.components).view({-1}),
+                               at::full({1}, -1.0f)});                                  // [d+1]
+  int reduced = b.op(GraphOp::kMatMul, "patches_reduced_dot", {patches, b.constant("shortlist_components", components)});
+  reduced = b.op(GraphOp::kSub, "patches_reduced", {reduced, b.constant("shortlist_offset", offset)});  // [B,P,d+1]
+  const auto reduced_bank = search::reduce_rows(projection, bank_rows);                                 // [M, d]
+  const auto key_matrix = at::cat({reduced_bank.t() * -2.0f, reduced_bank.pow(2).sum(1).unsqueeze(0)});  // [d+1, M]
+  const int key = b.op(GraphOp::kMatMul, "shortlist_key", {reduced, b.constant("shortlist_key_matrix", key_matrix)});
   const auto shortlist =
       b.ops(GraphOp::kTopK, "shortlist", {key}, {{"k", {K}}, {"axis", {2}}, {"largest", {0}}});  // [B,P,K]
   // Exact squared distances to the shortlisted rows.

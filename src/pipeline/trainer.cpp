@@ -592,11 +592,12 @@ TrainReport train(const TrainOptions& given) {
     checkpoint.support =
         support_table(search::ExactIndex(checkpoint.memory_bank), checkpoint.memory_bank, config.num_neighbors);
   if (config.search.mode == search::SearchMode::kShortlist) {
-    checkpoint.shortlist = search::fit_shortlist_projection(checkpoint.memory_bank, config.search.shortlist_dims);
-    if (checkpoint.shortlist.dims() < config.search.shortlist_dims)
+    const int64_t dims = search::shortlist_dims_for(config.search, grid.channels);
+    if (config.search.shortlist_dims > grid.channels)
       log("--shortlist-dims " + std::to_string(config.search.shortlist_dims) + " exceeds the " +
-          std::to_string(grid.channels) + " feature channels: the shortlist uses " +
-          std::to_string(checkpoint.shortlist.dims()));
+          std::to_string(grid.channels) + " feature channels: the shortlist uses " + std::to_string(dims));
+    checkpoint.shortlist = search::fit_shortlist_projection(checkpoint.memory_bank, dims);
+    config.search.shortlist_dims = static_cast<int>(dims);  // the checkpoint and config.yaml state the d in use
   }
   report.support_seconds = seconds_since(phase);
 

@@ -56,11 +56,17 @@ void validate(const SearchOptions& o) {
   require(o.hnsw_ef_search >= 1, "--faiss-ef-search must be at least 1");
   require(o.ivf_nlist >= 0, "--faiss-nlist must be 0 (automatic) or positive");
   require(o.ivf_nprobe >= 1, "--faiss-nprobe must be at least 1");
-  require(o.shortlist_dims >= 1, "--shortlist-dims must be at least 1, got " + std::to_string(o.shortlist_dims));
+  require(o.shortlist_dims >= 0, "--shortlist-dims must be 0 (automatic) or positive, got " +
+                                     std::to_string(o.shortlist_dims));
   require(o.shortlist_size >= 1, "--shortlist-size must be at least 1, got " + std::to_string(o.shortlist_size));
   // The exported graphs run the shortlist with the exact re-rank; FAISS is a native-only backend.
   require(o.mode == SearchMode::kExact || o.backend != Backend::kFaiss,
           "--search shortlist runs the native kernels and the exported graphs; drop --use-faiss");
+}
+
+int64_t shortlist_dims_for(const SearchOptions& o, int64_t channels) {
+  if (o.shortlist_dims > 0) return std::min<int64_t>(o.shortlist_dims, channels);
+  return std::min<int64_t>(channels, std::max<int64_t>(8, std::min<int64_t>(128, channels / 6) / 8 * 8));
 }
 
 int ivf_nlist_for(const SearchOptions& o, long bank_rows) {

@@ -25,7 +25,7 @@ struct SearchOptions {
   int ivf_nlist = 0;           // 0 = about 4 sqrt(M), at most M / 39 (FAISS's training minimum)
   int ivf_nprobe = 16;
   SearchMode mode = SearchMode::kExact;
-  int shortlist_dims = 128;  // d of the reduced space (at most the bank's channels)
+  int shortlist_dims = 0;    // d of the reduced space; 0 = automatic (shortlist_dims_for)
   int shortlist_size = 8;    // rows re-ranked exactly per patch
 
   bool approximate() const {
@@ -41,6 +41,11 @@ Backend backend_from_string(const std::string& name);            // UserError on
 FaissIndexType faiss_index_from_string(const std::string& name);  // UserError on unknown names
 // UserError naming the option when a parameter is out of range.
 void validate(const SearchOptions& options);
+// d used for a bank of `channels` channels: shortlist_dims (at most channels), or when 0
+// min(128, channels / 6) rounded down to a multiple of 8 (at least 8): the reduced GEMM then
+// costs at most a sixth of the exact one, which the ONNX Runtime measurements need for a 3x
+// faster search part (docs/benchmarks.md), and 128 dims kept recall@1 at 1.0 on real features.
+int64_t shortlist_dims_for(const SearchOptions& options, int64_t channels);
 // nlist actually used for a bank of `bank_rows` rows.
 int ivf_nlist_for(const SearchOptions& options, long bank_rows);
 

@@ -167,6 +167,36 @@ TEST_F(CliTest, UseFaissFlatScoresLikeTheNativeKernelAndHnswReportsItsRecall) {
   for (const auto& [image, score] : scores["--use-faiss"]) EXPECT_NEAR(score, native.at(image), 1e-2 * score) << image;
 }
 
+TEST_F(CliTest, ShortlistSearchTrainsReportsItsAgreementAndPredicts) {
+  // Refused before any work: shortlist settings without the mode, the mode with FAISS, unknown modes.
+  for (const char* flags : {"--shortlist-dims 16", "--shortlist-size 4", "--search shortlist --use-faiss",
+                            "--search approximate", "--search shortlist --shortlist-size 0"}) {
+    auto r = run(train_args() + " " + flags);
+    EXPECT_EQ(r.exit_code, 1) << flags << "\n" << r.output;
+    EXPECT_TRUE(contains(r.output, "--search") || contains(r.output, "--shortlist-size")) << r.output;
+    EXPECT_FALSE(fs::exists(dir_.path() / "out/wire")) << flags;
+  }
+  auto trained = run(train_args() + " --search shortlist --shortlist-size 4");
+  ASSERT_EQ(trained.exit_code, 0) << trained.output;
+  EXPECT_TRUE(contains(trained.output, "vs exact search   recall@1")) << trained.output;
+  const std::string yaml = testing::read_file(dir_.path() / "out/wire/config.yaml");
+  EXPECT_TRUE(contains(yaml, "mode: shortlist")) << yaml;
+  EXPECT_TRUE(contains(yaml, "shortlist_dims: 64")) << yaml;  // automatic for resnet18's 384 channels
+  EXPECT_TRUE(contains(yaml, "shortlist_size: 4")) << yaml;
+  EXPECT_TRUE(contains(yaml, "recall_at_1:")) << yaml;
+  const auto pred = dir_.path() / "pred";
+  auto predicted = run("predict --model " + (dir_.path() / "out/wire").string() + " --input " +
+                       (dir_.path() / "data/test").string() + " --output " + pred.string());
+  ASSERT_EQ(predicted.exit_code, 0) << predicted.output;
+  EXPECT_EQ(scores_of(pred / "results.json").size(), 5u);
+  // A model's search is one of its settings: --from keeps it.
+  auto added = run("train --data-dir " + (dir_.path() / "data").string() + " --output " +
+                   (dir_.path() / "out").string() + " --pattern-name wire --quiet --from " +
+                   (dir_.path() / "out/wire").string() + " --search exact");
+  EXPECT_EQ(added.exit_code, 1);
+  EXPECT_TRUE(contains(added.output, "--search cannot be combined with --from")) << added.output;
+}
+
 TEST_F(CliTest, PredictOnMissingModelFails) {
   auto r = run("predict --model " + (dir_.path() / "nomodel").string() + " --input " +
                (dir_.path() / "data/test").string());

@@ -1,6 +1,6 @@
 // Real data: the shortlist search against exact search on the shared magnetic tiles with the
-// real MobileNet weights. One training, with --search shortlist at its defaults (128 dims, 8
-// rows): it reports recall@1 on its held-out images; the exact model is the same folder with the
+// real MobileNet weights. One training, with --search shortlist at its defaults (576 channels:
+// 96 dims; 8 rows): it reports recall@1 on its held-out images; the exact model is the same folder with the
 // search set back to exact (the bank does not depend on the search mode). Both score a third of
 // every test category (the comparison is paired, image by image): image and pixel AUROC within
 // 0.002 of exact search, image scores in the same order (Spearman rank correlation >= 0.999), as
@@ -111,12 +111,12 @@ TEST(ShortlistAccuracy, MagneticTilesScoreAsWithExactSearch) {
   const auto ma = eval::compute_metrics(approx, shortlist_model.threshold());
   ASSERT_TRUE(me.pixel && ma.pixel);
   const double rho = spearman(image_scores(exact), image_scores(approx));
-  const search::SearchOptions defaults;
+  const auto search = load_checkpoint(shortlist_dir / ModelFolder::kCheckpoint).config.search;
   std::printf("magnetic_tile, %zu test tiles, bank %lld x %lld, shortlist %d rows in %d dims: recall@1 %.4f on %s "
               "(largest error: patch %.4f, image %.4f); image AUROC exact %.4f shortlist %.4f; pixel AUROC exact "
               "%.4f shortlist %.4f; Spearman %.6f\n",
               exact.images.size(), static_cast<long long>(report.bank_rows), static_cast<long long>(report.feature_dim),
-              defaults.shortlist_size, defaults.shortlist_dims, agreement.recall_at_1(), agreement.measured_on.c_str(),
+              search.shortlist_size, search.shortlist_dims, agreement.recall_at_1(), agreement.measured_on.c_str(),
               agreement.max_patch_error, agreement.max_image_error, me.image_auroc, ma.image_auroc, me.pixel->auroc,
               ma.pixel->auroc, rho);
   EXPECT_NEAR(ma.image_auroc, me.image_auroc, 0.002);

@@ -126,6 +126,16 @@ TEST(ShortlistIndex, ComesFromTheSearchOptions) {
   options = {};
   options.shortlist_size = 0;
   EXPECT_THROW(validate(options), UserError);
+  // Automatic d: min(128, C/6) down to a multiple of 8, at least 8, at most C.
+  options = {};
+  EXPECT_EQ(shortlist_dims_for(options, 384), 64);    // resnet18 layer2+3
+  EXPECT_EQ(shortlist_dims_for(options, 576), 96);    // mobilenet_v1_0.75 pw5+pw11
+  EXPECT_EQ(shortlist_dims_for(options, 1536), 128);  // wide_resnet50_2 layer2+3
+  EXPECT_EQ(shortlist_dims_for(options, 40), 8);
+  EXPECT_EQ(shortlist_dims_for(options, 4), 4);
+  options.shortlist_dims = 300;
+  EXPECT_EQ(shortlist_dims_for(options, 100), 100);
+  EXPECT_EQ(shortlist_dims_for(options, 1536), 300);
   EXPECT_EQ(search_mode_from_string("shortlist"), SearchMode::kShortlist);
   EXPECT_THROW(search_mode_from_string("approximate"), UserError);
   // A projection that does not fit the bank is refused with the fix.
