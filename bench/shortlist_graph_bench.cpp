@@ -1,9 +1,7 @@
-// Writes the three ONNX models bench/shortlist_ort.sh times in ONNX Runtime, and prints the
+// Writes the two ONNX models bench/shortlist_ort.sh times in ONNX Runtime, and prints the
 // GFLOP of each graph (ExportGraph::flops, batch 1):
 //   exact.onnx      exact search over a bank of ROWS rows (today's graph)
 //   shortlist.onnx  the same bank, --search shortlist (DIMS dims, 0 = automatic; SIZE rows re-ranked)
-//   base.onnx       exact search over 16 rows: the backbone, embedding and map with (almost)
-//                   no search, so t(model) - t(base) is a model's search part
 //
 //   shortlist_graph_bench BACKBONE ROWS OUT_DIR [DIMS=0] [SIZE=8]
 //
@@ -61,7 +59,6 @@ int main(int argc, char** argv) {
     write_onnx(g, out / name, {});
     std::printf("%s %.3f\n", name, g.flops() / 1e9);
   };
-  write(source_for(bank.narrow(0, 0, 16).contiguous()), "base.onnx");
   ExportSource exact = source_for(bank);
   write(exact, "exact.onnx");
   ExportSource shortlist = exact;

@@ -31,6 +31,7 @@ step=$(( ${#all[@]} / IMAGES )); (( step >= 1 )) || step=1
 for ((i = 0, n = 0; i < ${#all[@]} && n < IMAGES; i += step, ++n)); do ln -s "${all[$i]}" "$WORK/train/"; done
 
 yaml_value() { sed -n "s/^ *$1: *//p" "$2" | head -1; }
+number() { awk -v x="$(yaml_value "$1" "$2")" 'BEGIN{printf (x < 0.001 && x > 0 ? "%.1e" : "%.4f"), x}'; }
 {
   echo "| dims | rows re-ranked | recall@1 | largest patch-score error | largest image-score error | meets the bars | measured on |"
   echo "|---|---|---|---|---|---|---|"
@@ -42,8 +43,8 @@ for setting in $SETTINGS; do
     --backbone mobilenet_v1_0.75 --weights "$weights" --coreset-ratio "$RATIO" --search shortlist \
     --shortlist-dims "$dims" --shortlist-size "$size" --quiet >"$WORK/train-$dims-$size.log" 2>&1
   y="$WORK/out/d$dims-k$size/config.yaml"
-  echo "| $dims | $size | $(yaml_value recall_at_1 "$y") | $(yaml_value max_patch_score_error "$y") |" \
-       "$(yaml_value max_image_score_error "$y") | $(yaml_value meets_bars "$y") | $(yaml_value recall_measured_on "$y") |" \
+  echo "| $dims | $size | $(number recall_at_1 "$y") | $(number max_patch_score_error "$y") |" \
+       "$(number max_image_score_error "$y") | $(yaml_value meets_bars "$y") | $(yaml_value recall_measured_on "$y") |" \
     >>"$WORK/results.md"
 done
 echo "(mobilenet_v1_0.75, $IMAGES magnetic tiles, --coreset-ratio $RATIO: $(sed -n 's/^ *memory bank *\([0-9]*\) rows.*/\1/p' \

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "io/error.h"
+#include "search/dots.h"
 
 namespace patchcore::search {
 namespace {
@@ -79,8 +80,27 @@ void check_projection(const ShortlistProjection& p, int64_t channels, const std:
 }
 
 torch::Tensor reduce_rows(const ShortlistProjection& p, const torch::Tensor& rows) {
-  const auto offset = at::matmul(p.center.unsqueeze(0), p.components);  // [1, d]
-  return at::matmul(rows.to(torch::kFloat), p.components).sub_(offset);
+  // Blocks of rows times W by oneDNN's sgemm (search/dots.h; LibTorch's matmul would go to Debian's
+  // OpenBLAS, which runs SSE3 kernels on recent Xeons), in parallel.
+  const auto x = rows.to(torch::kFloat).contiguous();
+  const auto w_t = p.components.t().contiguous();                                   // [d, C]
+  const auto offset = at::matmul(p.center.unsqueeze(0), p.components).view({-1});  // [d]
+  const int64_t n = x.size(0), channels = x.size(1), d = w_t.size(0);
+  auto out = at::empty({n, d}, torch::kFloat);
+  const float* x_data = x.data_ptr<float>();
+  const float* w_data = w_t.data_ptr<float>();
+  const float* offset_data = offset.data_ptr<float>();
+  float* out_data = out.data_ptr<float>();
+  constexpr int64_t kBlock = 128;
+  at::parallel_for(0, (n + kBlock - 1) / kBlock, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t block = begin; block < end; ++block) {
+      const int64_t r0 = block * kBlock, count = std::min(kBlock, n - r0);
+      float* o = out_data + r0 * d;
+      tile_dots(x_data + r0 * channels, count, w_data, d, channels, o);
+      for (int64_t i = 0; i < count * d; ++i) o[i] -= offset_data[i % d];
+    }
+  });
+  return out;
 }
 
 ShortlistIndex::ShortlistIndex(const torch::Tensor& bank, ShortlistProjection projection, int64_t shortlist_size)
