@@ -33,12 +33,9 @@ Command add_export_command(CLI::App& app) {
             if (!fs::is_directory(dir))
               throw UserError("model folder " + dir.string() + " does not exist; pass OUTPUT/PATTERN of `patchcore train`");
             const std::string pattern = (dir.filename().empty() ? dir.parent_path() : dir).filename().string();
-            verify_manifest(dir, {ModelFolder::kCheckpoint, ModelFolder::kNormStats});
-            const Checkpoint checkpoint = load_checkpoint(dir / ModelFolder::kCheckpoint);
-            require_complete_model(checkpoint, dir.string());
-            const NormStats stats = read_norm_stats(dir / ModelFolder::kNormStats);
+            const ModelFolderContents folder = load_model_folder(dir);
             const auto outputs = o->model_api ? GraphOutputs::kMapOnly : GraphOutputs::kMapAndScore;
-            export_model(patch_model_of(checkpoint), checkpoint.roi, stats, dir, pattern,
+            export_model(patch_model_of(folder.checkpoint), folder.checkpoint.roi, folder.stats, dir, pattern,
                          export_formats_from_string(o->format), o->fp16, outputs);
             write_manifest(dir);
             for (const char* ext : {".onnx", ".xml", ".bin"}) {

@@ -28,11 +28,9 @@ Model& Model::operator=(Model&&) noexcept = default;
 Model Model::load(const std::filesystem::path& dir) {
   if (!std::filesystem::is_directory(dir))
     throw UserError("model folder " + dir.string() + " does not exist; pass the OUTPUT/PATTERN folder written by `patchcore train`");
-  verify_manifest(dir, {ModelFolder::kCheckpoint, ModelFolder::kNormStats});
-  Checkpoint checkpoint = load_checkpoint(dir / ModelFolder::kCheckpoint);
-  require_complete_model(checkpoint, dir.string());
-  NormStats stats = read_norm_stats(dir / ModelFolder::kNormStats);
-  return Model(std::make_unique<const Impl>(Impl{patch_model_of(checkpoint), stats, checkpoint.roi}));
+  const ModelFolderContents folder = load_model_folder(dir);
+  return Model(std::make_unique<const Impl>(
+      Impl{patch_model_of(folder.checkpoint), folder.stats, folder.checkpoint.roi}));
 }
 
 std::vector<Prediction> Model::predict(const std::vector<cv::Mat>& images) const {

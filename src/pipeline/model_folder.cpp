@@ -155,4 +155,15 @@ std::map<std::string, std::string> verify_manifest(const fs::path& dir, const st
   return verified;
 }
 
+ModelFolderContents load_model_folder(const std::filesystem::path& dir) {
+  const auto verified = verify_manifest(dir, {ModelFolder::kCheckpoint, ModelFolder::kNormStats});
+  ModelFolderContents contents;
+  if (auto digest = verified.find(ModelFolder::kCheckpoint); digest != verified.end())
+    contents.checkpoint_sha256 = digest->second;
+  contents.checkpoint = load_checkpoint(dir / ModelFolder::kCheckpoint);
+  require_complete_model(contents.checkpoint, dir.string());
+  contents.stats = read_norm_stats(dir / ModelFolder::kNormStats);
+  return contents;
+}
+
 }  // namespace patchcore

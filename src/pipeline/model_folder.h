@@ -2,8 +2,12 @@
 // Layout of a model folder OUTPUT/PATTERN and its atomic creation.
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "head/norm_stats.h"
+#include "pipeline/checkpoint.h"
 
 namespace patchcore {
 
@@ -26,6 +30,19 @@ void write_manifest(const std::filesystem::path& dir);
 // Returns the SHA-256 (hex) of each file it checked, by relative path.
 std::map<std::string, std::string> verify_manifest(const std::filesystem::path& dir,
                                                    const std::vector<std::string>& files);
+
+// A complete model folder, read for use.
+struct ModelFolderContents {
+  Checkpoint checkpoint;
+  NormStats stats;
+  std::optional<std::string> checkpoint_sha256;  // from SHA256SUMS, when the folder has one
+};
+
+// The one reader of a model folder for predict (patchcore::Model::load), export and `train --from`:
+// SHA256SUMS checked, the checkpoint read and refused when it is a shard's partial model
+// (`patchcore merge` first), norm_stats.txt read. Throws UserError naming the file and the fix.
+// (The folder's existence is checked by the callers, whose messages name their option.)
+ModelFolderContents load_model_folder(const std::filesystem::path& dir);
 
 // A temporary sibling folder that becomes `final_dir` on commit(); if commit() is
 // never reached (exception), the temporary folder is deleted and `final_dir` is

@@ -84,12 +84,11 @@ std::optional<Parent> load_parent(const TrainOptions& options) {
   Parent p{options.parent_model, {}, {}, {}};
   if (!fs::is_directory(p.dir))
     throw UserError("--from " + p.dir.string() + ": no such model folder; pass OUTPUT/PATTERN of an earlier `patchcore train`");
-  const auto verified = verify_manifest(p.dir, {ModelFolder::kCheckpoint, ModelFolder::kNormStats});
-  const auto digest = verified.find(ModelFolder::kCheckpoint);  // hashed once (the checkpoint is the big file)
-  p.checkpoint_sha256 =
-      digest != verified.end() ? digest->second : sha256_file(p.dir / ModelFolder::kCheckpoint);
-  p.checkpoint = load_checkpoint(p.dir / ModelFolder::kCheckpoint);
-  p.stats = read_norm_stats(p.dir / ModelFolder::kNormStats);
+  ModelFolderContents folder = load_model_folder(p.dir);
+  // Hashed once: by the manifest check, else here (a folder written before SHA256SUMS existed).
+  p.checkpoint_sha256 = folder.checkpoint_sha256 ? *folder.checkpoint_sha256 : sha256_file(p.dir / ModelFolder::kCheckpoint);
+  p.checkpoint = std::move(folder.checkpoint);
+  p.stats = folder.stats;
   if (p.checkpoint.roi)
     throw UserError("--from " + p.dir.string() + ": adding images to a model trained in ROI mode is not supported yet; "
                     "train a new model on all the images");
