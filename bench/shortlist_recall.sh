@@ -31,7 +31,7 @@ step=$(( ${#all[@]} / IMAGES )); (( step >= 1 )) || step=1
 for ((i = 0, n = 0; i < ${#all[@]} && n < IMAGES; i += step, ++n)); do ln -s "${all[$i]}" "$WORK/train/"; done
 
 yaml_value() { sed -n "s/^ *$1: *//p" "$2" | head -1; }
-number() { awk -v x="$(yaml_value "$1" "$2")" 'BEGIN{printf (x < 0.001 && x > 0 ? "%.1e" : "%.4f"), x}'; }
+number() { awk -v x="$(yaml_value "$1" "$2")" 'BEGIN{printf (x == 0 ? "0" : x < 0.001 ? "%.1e" : "%.4f"), x}'; }
 {
   echo "| dims | rows re-ranked | recall@1 | largest patch-score error | largest image-score error | meets the bars | measured on |"
   echo "|---|---|---|---|---|---|---|"

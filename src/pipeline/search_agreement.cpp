@@ -21,11 +21,16 @@ void SearchAgreement::add(const BatchScores& approximate, const BatchScores& exa
   images += exact.image_scores.size(0);
   patches += exact.nearest.numel();
   agreeing += approximate.nearest.eq(exact.nearest).sum().item<int64_t>();
-  // Patch scores relative to the image's highest exact patch score: patches that are bank rows
-  // score 0 exactly, where a relative error says nothing; the map's scale is what a change moves.
-  const auto image_scale = std::get<0>(exact.distances.max(1, /*keepdim=*/true));
-  max_patch_error =
-      std::max(max_patch_error, max_relative_error(approximate.distances, exact.distances, image_scale));
+  // Patch scores where the search returned another row than exact search (elsewhere both
+  // computed the same distance, and differ only by the two kernels' float rounding, which near a
+  // distance of 0 is large relative to it), relative to the image's highest exact patch score
+  // (the map's scale, which a change moves).
+  const auto image_scale = std::get<0>(exact.distances.max(1, /*keepdim=*/true)).expand_as(exact.distances);
+  const auto missed = approximate.nearest.ne(exact.nearest);
+  if (missed.any().item<bool>())
+    max_patch_error = std::max(max_patch_error, max_relative_error(approximate.distances.masked_select(missed),
+                                                                   exact.distances.masked_select(missed),
+                                                                   image_scale.masked_select(missed)));
   max_image_error = std::max(max_image_error,
                              max_relative_error(approximate.image_scores, exact.image_scores, exact.image_scores));
 }

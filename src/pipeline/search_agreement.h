@@ -14,7 +14,9 @@ struct SearchAgreement {
   std::string measured_on;     // e.g. "12 held-out images"
   int64_t images = 0, patches = 0;
   int64_t agreeing = 0;        // patches whose nearest bank row is the exact search's
-  double max_patch_error = 0;  // largest |approximate - exact| of a patch score / the image's highest exact one
+  // Largest |approximate - exact| of a patch score where the search returned another row than
+  // exact search, relative to the image's highest exact patch score.
+  double max_patch_error = 0;
   double max_image_error = 0;  // the same over image scores
 
   // Adds one batch scored by the approximate model and by its exact twin.

@@ -429,7 +429,7 @@ NormStats score_training_images(const PatchModel& model, PatchStore& rows, const
 // An approximate search's agreement with exact search: logged, and a warning below the bars.
 void report_agreement(const SearchAgreement& a, TrainReport& report) {
   log(report.search_index + " against exact search on " + a.measured_on + ": recall@1 " +
-      std::to_string(a.recall_at_1()) + ", largest error of patch scores (relative to their image's highest) " +
+      std::to_string(a.recall_at_1()) + ", largest error of a missed patch's score (relative to its image's highest) " +
       std::to_string(a.max_patch_error) + ", of image scores " + std::to_string(a.max_image_error));
   if (!a.meets_bars())
     log("warning: the approximate search misses exact search's results more than the bars allow (recall@1 >= " +
