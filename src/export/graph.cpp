@@ -51,8 +51,15 @@ double elements(const std::vector<int64_t>& shape) {
 }  // namespace
 
 double ExportGraph::flops() const {
+  // Nodes whose inputs are all constants, or computed from constants only, are folded by the
+  // runtimes when the model is loaded: they cost nothing per image.
+  std::vector<bool> folded(values.size());
+  for (size_t v = 0; v < values.size(); ++v) folded[v] = values[v].is_constant();
   double total = 0;
   for (const auto& n : nodes) {
+    const bool constant = std::all_of(n.inputs.begin(), n.inputs.end(), [&](int v) { return folded.at(v); });
+    for (int v : n.outputs) folded.at(v) = constant;
+    if (constant) continue;
     const auto& out = values.at(n.outputs.at(0)).shape;
     switch (n.op) {
       case GraphOp::kConv: {
@@ -60,11 +67,9 @@ double ExportGraph::flops() const {
         total += 2 * elements(out) * static_cast<double>(w[1] * w[2] * w[3]);
         break;
       }
-      case GraphOp::kMatMul: {
-        const auto& a = values.at(n.inputs.at(0)).shape;
-        total += 2 * elements(out) * static_cast<double>(a.back());
+      case GraphOp::kMatMul:
+        total += 2 * elements(out) * static_cast<double>(values.at(n.inputs.at(0)).shape.back());
         break;
-      }
       case GraphOp::kAdd:
       case GraphOp::kSub:
       case GraphOp::kMul:
@@ -72,10 +77,10 @@ double ExportGraph::flops() const {
       case GraphOp::kRelu:
       case GraphOp::kClip:
       case GraphOp::kSoftmax:
-        if (!values.at(n.inputs.at(0)).is_constant()) total += elements(out);
+        total += elements(out);
         break;
       case GraphOp::kReduceSum:
-        if (!values.at(n.inputs.at(0)).is_constant()) total += elements(values.at(n.inputs.at(0)).shape);
+        total += elements(values.at(n.inputs.at(0)).shape);
         break;
       default: break;
     }

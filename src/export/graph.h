@@ -111,7 +111,8 @@ struct ExportGraph {
 
   int64_t constant_bytes() const;        // f32 + int64 constant payload
   // Floating-point operations of one image (batch 1): 2 per multiply-add of Conv and MatMul
-  // (the bulk), 1 per element of the other arithmetic nodes.
+  // (the bulk), 1 per element of the other arithmetic nodes; nodes computed from constants only
+  // are not counted (runtimes fold them at load).
   double flops() const;
 };
 

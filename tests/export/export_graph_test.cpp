@@ -110,6 +110,33 @@ TEST(ExportGraph, DescribesTheContract) {
   // Truncated after the deepest requested layer: nothing of layer4.
   for (const auto& n : g.nodes) EXPECT_EQ(n.name.find("layer4"), std::string::npos) << n.name;
   EXPECT_EQ(g.metadata.at("patchcore.backbone"), "resnet18");
+  EXPECT_EQ(g.metadata.at("patchcore.search"), "exact");
+}
+
+// ExportGraph::flops against a closed form: the exact search of P patches of C channels against M
+// rows costs a MatMul (2 P M C) and four elementwise passes over [P, M] (x2, Sub, Add, Relu); the rest
+// of the graph does not depend on M. The shortlist graph's search does not grow like that.
+TEST(ExportGraph, CountsFlopsAsTheClosedForm) {
+  const auto small = export_testing::make_model("resnet18", {"layer2", "layer3"}, 64, 9, 50);
+  const auto large = export_testing::make_model("resnet18", {"layer2", "layer3"}, 64, 9, 120);
+  ASSERT_EQ(small.source.memory_bank.size(0), 50);
+  ASSERT_EQ(large.source.memory_bank.size(0), 120);
+  const double P = 8 * 8, C = 384, M_small = 50, M_large = 120;
+  const double difference = build_export_graph(large.source).flops() - build_export_graph(small.source).flops();
+  EXPECT_EQ(difference, P * (M_large - M_small) * (2 * C + 4));
+  auto shortlist = large.source;
+  shortlist.shortlist = search::fit_shortlist_projection(shortlist.memory_bank, 16);
+  shortlist.shortlist_size = 4;
+  const ExportGraph g = build_export_graph(shortlist);
+  EXPECT_EQ(g.metadata.at("patchcore.search"), "shortlist 4 rows, 16 dims");
+  // Exact search: 2 P M C + 4 P M. Shortlist (d = 16 plus the appended 1, K = 4): reduction
+  // 2 P C (d+1) + P (d+1), ranking key 2 P (d+1) M, re-rank 2 P K C + 4 P K; and the image score
+  // computes the worst patch's distances to its k = 9 support rows: 2 C (its norm) + 2 k C + 4 k.
+  const double d1 = 17, K = 4, k = 9;
+  const double search_exact = 2 * P * M_large * C + 4 * P * M_large;
+  const double search_shortlist = 2 * P * C * d1 + P * d1 + 2 * P * d1 * M_large + 2 * P * K * C + 4 * P * K +
+                                  2 * C + 2 * k * C + 4 * k;
+  EXPECT_EQ(build_export_graph(large.source).flops() - g.flops(), search_exact - search_shortlist);
 }
 
 }  // namespace
