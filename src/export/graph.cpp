@@ -416,6 +416,26 @@ NearestRows lower_nearest(Builder& b, int embedding, const torch::Tensor& bank) 
   return {patches, d2, -1, -1, nn_idx, b.op(GraphOp::kSqrt, "patch_scores", {nn_d2})};
 }
 
+// Exact squared distances |x|^2 - 2 x.y + |y|^2 (clamped at 0, as head/scorer.h) of queries
+// x [B,...,C] (norms x_norm [B,...,1]) to the bank rows `indices` [B,...,K] picks for each: the
+// rows are gathered ([B,...,K,C]) and dotted with their query (one batched MatMul). Returns
+// [B,...,K]. Used for the shortlist's re-rank and the image score's support rows.
+int lower_gathered_dist_sq(Builder& b, const std::string& name, int x, int x_norm, int bank, int bank_norms,
+                           int indices) {
+  std::vector<int64_t> column = b.shape(x), flat = b.shape(indices);
+  column[0] = flat[0] = 0;  // the batch: copied
+  column.push_back(1);
+  const int rows = b.op(GraphOp::kGather, name + "_rows", {bank, indices}, {{"axis", {0}}});
+  const int x_col = b.op(GraphOp::kReshape, name + "_query_col", {x}, {{"shape", column}});
+  int dots = b.op(GraphOp::kMatMul, name + "_dots", {rows, x_col});  // [B,...,K,1]
+  dots = b.op(GraphOp::kReshape, name + "_dots_flat", {dots}, {{"shape", flat}});
+  const int dots2 = b.op(GraphOp::kMul, name + "_dots_times_2", {dots, b.floats("two", {2.f}, {1})});
+  const int y_norm = b.op(GraphOp::kGather, name + "_row_norms", {bank_norms, indices}, {{"axis", {0}}});
+  int d2 = b.op(GraphOp::kSub, name + "_dist_sq_a", {x_norm, dots2});
+  d2 = b.op(GraphOp::kAdd, name + "_dist_sq_b", {d2, y_norm});
+  return b.op(GraphOp::kRelu, name + "_dist_sq", {d2});
+}
+
 // SearchMode::kShortlist, as search::ShortlistIndex runs it: patches reduced by the PCA
 // projection (x.W - center.W); the `size` bank rows of smallest |y'|^2 - 2 x'.y' (the reduced
 // squared distance less the query's own norm) shortlisted by TopK; their full rows gathered;
@@ -431,8 +451,7 @@ NearestRows lower_shortlist_nearest(Builder& b, int embedding, const torch::Tens
   // ranking key |y'|^2 - 2 x'.y' (the reduced squared distance less the query's own norm) with
   // no elementwise pass over the [P, M] matrix. -2 is a power of two: exact in float32.
   const auto components = at::cat({projection.components, at::zeros({C, 1})}, 1);  // [C, d+1]
-  const auto offset = at::cat({at::matmul(projection.center.unsqueeze(0), projection.components).view({-1}),
-                               at::full({1}, -1.0f)});                                  // [d+1]
+  const auto offset = at::cat({search::projection_offset(projection), at::full({1}, -1.0f)});  // [d+1]
   int reduced = b.op(GraphOp::kMatMul, "patches_reduced_dot", {patches, b.constant("shortlist_components", components)});
   reduced = b.op(GraphOp::kSub, "patches_reduced", {reduced, b.constant("shortlist_offset", offset)});  // [B,P,d+1]
   const auto reduced_bank = search::reduce_rows(projection, bank_rows);                                 // [M, d]
@@ -441,16 +460,8 @@ NearestRows lower_shortlist_nearest(Builder& b, int embedding, const torch::Tens
   const auto shortlist =
       b.ops(GraphOp::kTopK, "shortlist", {key}, {{"k", {K}}, {"axis", {2}}, {"largest", {0}}});  // [B,P,K]
   // Exact squared distances to the shortlisted rows.
-  const int rows = b.op(GraphOp::kGather, "shortlist_rows", {bank, shortlist[1]}, {{"axis", {0}}});  // [B,P,K,C]
-  const int x_col = b.op(GraphOp::kReshape, "patches_col", {patches}, {{"shape", {0, P, C, 1}}});
-  int dots = b.op(GraphOp::kMatMul, "shortlist_dots", {rows, x_col});  // [B,P,K,1]
-  dots = b.op(GraphOp::kReshape, "shortlist_dots_flat", {dots}, {{"shape", {0, P, K}}});
-  const int dots2 = b.op(GraphOp::kMul, "shortlist_dots_times_2", {dots, b.floats("two", {2.f}, {1})});
   const int bank_norms = lower_bank_norms(b, bank);
-  const int y_norm = b.op(GraphOp::kGather, "shortlist_row_norms", {bank_norms, shortlist[1]}, {{"axis", {0}}});
-  int d2 = b.op(GraphOp::kSub, "shortlist_dist_sq_a", {x_norm, dots2});
-  d2 = b.op(GraphOp::kAdd, "shortlist_dist_sq_b", {d2, y_norm});
-  d2 = b.op(GraphOp::kRelu, "shortlist_dist_sq", {d2});
+  const int d2 = lower_gathered_dist_sq(b, "shortlist", patches, x_norm, bank, bank_norms, shortlist[1]);  // [B,P,K]
   const auto nn = b.ops(GraphOp::kTopK, "nearest", {d2}, {{"k", {1}}, {"axis", {2}}, {"largest", {0}}});
   const int nn_d2 = b.op(GraphOp::kReshape, "nearest_dist_sq", {nn[0]}, {{"shape", {0, P}}});
   int nn_idx = b.op(GraphOp::kGatherElements, "nearest_row", {shortlist[1], nn[1]}, {{"axis", {2}}});
@@ -482,21 +493,11 @@ int lower_anomaly_map(Builder& b, int patch_scores, int64_t h, int64_t w, int64_
 // 1 - softmax(its distances to the support rows of its nearest bank row)[0].
 // Squared distances [B,k] of each image's worst patch to its support rows [B,k]:
 // |x|^2 - 2 x.y + |y|^2 clamped at 0 (head/scorer.h: image_scores).
-int lower_support_dist_sq(Builder& b, const NearestRows& nearest, int worst_index, int support, int64_t k) {
-  const int patches = nearest.patches;
-  const int64_t C = b.shape(patches)[2];
-  const int x = b.op(GraphOp::kGatherND, "worst_patch_feature", {patches, worst_index}, {{"batch_dims", {1}}});  // [B,C]
+int lower_support_dist_sq(Builder& b, const NearestRows& nearest, int worst_index, int support) {
+  const int x = b.op(GraphOp::kGatherND, "worst_patch_feature", {nearest.patches, worst_index}, {{"batch_dims", {1}}});  // [B,C]
   const int x2 = b.op(GraphOp::kMul, "worst_patch_sq", {x, x});
   const int x_norm = b.op(GraphOp::kReduceSum, "worst_patch_norm", {x2}, {{"axes", {1}}, {"keepdims", {1}}});  // [B,1]
-  const int rows = b.op(GraphOp::kGather, "support_rows", {nearest.bank, support}, {{"axis", {0}}});  // [B,k,C]
-  const int x_col = b.op(GraphOp::kReshape, "worst_patch_col", {x}, {{"shape", {0, C, 1}}});
-  int dots = b.op(GraphOp::kMatMul, "support_dots", {rows, x_col});  // [B,k,1]
-  dots = b.op(GraphOp::kReshape, "support_dots_flat", {dots}, {{"shape", {0, k}}});
-  const int dots2 = b.op(GraphOp::kMul, "support_dots_times_2", {dots, b.floats("two", {2.f}, {1})});
-  const int y_norm = b.op(GraphOp::kGather, "support_row_norms", {nearest.bank_norms, support}, {{"axis", {0}}});
-  int d2 = b.op(GraphOp::kSub, "support_dist_sq_a", {x_norm, dots2});
-  d2 = b.op(GraphOp::kAdd, "support_dist_sq_b", {d2, y_norm});
-  return b.op(GraphOp::kRelu, "support_dist_sq", {d2});
+  return lower_gathered_dist_sq(b, "support", x, x_norm, nearest.bank, nearest.bank_norms, support);
 }
 
 int lower_image_score(Builder& b, const NearestRows& nearest, const torch::Tensor& support_table,
@@ -514,7 +515,7 @@ int lower_image_score(Builder& b, const NearestRows& nearest, const torch::Tenso
     const int row = b.op(GraphOp::kGatherND, "worst_dist_sq", {nearest.dist_sq, worst[1]}, {{"batch_dims", {1}}});
     sd = b.op(GraphOp::kGatherElements, "support_dist_sq", {row, support}, {{"axis", {1}}});  // [B,k]
   } else {  // shortlist: no distance matrix; computed for the k rows as head/scorer.h does
-    sd = lower_support_dist_sq(b, nearest, worst[1], support, k);
+    sd = lower_support_dist_sq(b, nearest, worst[1], support);
   }
   sd = b.op(GraphOp::kSqrt, "support_dist", {sd});
   const int sm = b.op(GraphOp::kSoftmax, "support_softmax", {sd}, {{"axis", {1}}});

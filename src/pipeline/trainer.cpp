@@ -62,6 +62,7 @@ void validate(const TrainOptions& o) {
   if (o.model.preprocessing.height < 32 || o.model.preprocessing.width < 32)
     throw UserError("--image-size must be at least 32 32");
   validate_roi_options(o.roi);
+  search::validate(o.model.search);  // before any backbone work, not when the index is built
   if (!o.parent_model.empty() && o.roi.enabled())
     throw UserError("--from adds images to a model with its own settings: leave out the ROI options");
   if (o.shard && !o.parent_model.empty())

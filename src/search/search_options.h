@@ -28,9 +28,6 @@ struct SearchOptions {
   int shortlist_dims = 0;    // d of the reduced space; 0 = automatic (shortlist_dims_for)
   int shortlist_size = 8;    // rows re-ranked exactly per patch
 
-  bool approximate() const {
-    return mode == SearchMode::kShortlist || (backend == Backend::kFaiss && faiss_index != FaissIndexType::kFlat);
-  }
 };
 
 std::string to_string(Backend backend);            // auto | native | faiss

@@ -79,12 +79,16 @@ void check_projection(const ShortlistProjection& p, int64_t channels, const std:
                     " channels); retrain the model");
 }
 
+torch::Tensor projection_offset(const ShortlistProjection& p) {
+  return at::matmul(p.center.unsqueeze(0), p.components).view({-1}).contiguous();
+}
+
 torch::Tensor reduce_rows(const ShortlistProjection& p, const torch::Tensor& rows) {
   // Blocks of rows times W by oneDNN's sgemm (search/dots.h; LibTorch's matmul would go to Debian's
   // OpenBLAS, which runs SSE3 kernels on recent Xeons), in parallel.
   const auto x = rows.to(torch::kFloat).contiguous();
   const auto w_t = p.components.t().contiguous();                                   // [d, C]
-  const auto offset = at::matmul(p.center.unsqueeze(0), p.components).view({-1});  // [d]
+  const auto offset = projection_offset(p);                                         // [d]
   const int64_t n = x.size(0), channels = x.size(1), d = w_t.size(0);
   auto out = at::empty({n, d}, torch::kFloat);
   const float* x_data = x.data_ptr<float>();

@@ -35,6 +35,9 @@ ShortlistProjection fit_shortlist_projection(const torch::Tensor& bank, int64_t 
 // Throws UserError naming `where` when the projection does not fit a bank of `channels`.
 void check_projection(const ShortlistProjection& projection, int64_t channels, const std::string& where);
 
+// center . components [d]: what reduce_rows subtracts.
+torch::Tensor projection_offset(const ShortlistProjection& projection);
+
 // rows [N, C] -> [N, d] = rows . components - center . components, in float32: the form the
 // exported graph computes (one MatMul, one Sub of a constant). Native: oneDNN sgemm tiles.
 torch::Tensor reduce_rows(const ShortlistProjection& projection, const torch::Tensor& rows);

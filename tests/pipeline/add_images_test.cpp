@@ -110,11 +110,7 @@ TEST(AddImages, ExportedModelComputesLikeNativePrediction) {
   train_a_then_add_b(im, out, /*export_model=*/true);
   if (!export_testing::onnxruntime_available()) GTEST_SKIP() << "ONNX Runtime is not installed";
   const PatchModel model = patch_model_of(load_checkpoint(out / "added" / ModelFolder::kCheckpoint));
-  const auto input = export_testing::test_input(2, 64, 3);
-  const auto native = model.score(input);
-  const auto ort = export_testing::run_onnxruntime(out / "added/added.onnx", input, dir.path() / "ort");
-  EXPECT_LT(testing::relative_error(ort.outputs.at("pred_score").view({2}), native.image_scores), 1e-4);
-  EXPECT_LT(testing::relative_error(ort.outputs.at("anomaly_map"), native.maps), 1e-4);
+  testing::expect_onnx_computes_like_native(model, out / "added/added.onnx", dir.path() / "ort");
 }
 
 TEST(AddImages, RefusesAMissingParent) {

@@ -2,8 +2,11 @@
 // Small helpers for pipeline tests: a generated data set and a fast training setup.
 #include <filesystem>
 
+#include "export/export_test_support.h"
 #include "pipeline/demo_dataset.h"
+#include "pipeline/patch_model.h"
 #include "pipeline/trainer.h"
+#include "test_support.h"
 
 namespace patchcore::testing {
 
@@ -41,6 +44,17 @@ inline TrainOptions holdout_train_options(const std::filesystem::path& dir) {
   TrainOptions o = fast_train_options(dir / "data", dir / "out");
   o.holdout_fraction = 0.25;  // 5 of 20
   return o;
+}
+
+// An exported .onnx file run in ONNX Runtime on two 64x64 test images against `model`'s native
+// prediction: map and score within 1e-4 relative. (Callers skip first when ONNX Runtime is absent.)
+inline void expect_onnx_computes_like_native(const PatchModel& model, const std::filesystem::path& onnx,
+                                             const std::filesystem::path& scratch) {
+  const auto input = export_testing::test_input(2, 64, 3);
+  const auto native = model.score(input);
+  const auto ort = export_testing::run_onnxruntime(onnx, input, scratch);
+  EXPECT_LT(relative_error(ort.outputs.at("pred_score").view({2}), native.image_scores), 1e-4);
+  EXPECT_LT(relative_error(ort.outputs.at("anomaly_map"), native.maps), 1e-4);
 }
 
 }  // namespace patchcore::testing

@@ -67,11 +67,7 @@ TEST(ShortlistTraining, StoresTheProjectionAndMeasuresAgreementOnHeldOutImages) 
   const PatchModel model = patch_model_of(c);
   EXPECT_FALSE(model.index().exact());
   if (!export_testing::onnxruntime_available()) GTEST_SKIP() << "ONNX Runtime is not installed";
-  const auto input = export_testing::test_input(2, 64, 3);
-  const auto native = model.score(input);
-  const auto ort = export_testing::run_onnxruntime(model_dir / "wire.onnx", input, dir.path() / "ort");
-  EXPECT_LT(testing::relative_error(ort.outputs.at("pred_score").view({2}), native.image_scores), 1e-4);
-  EXPECT_LT(testing::relative_error(ort.outputs.at("anomaly_map"), native.maps), 1e-4);
+  testing::expect_onnx_computes_like_native(model, model_dir / "wire.onnx", dir.path() / "ort");
 }
 
 TEST(ShortlistTraining, ExactModelsStayFormat2AndABrokenProjectionIsRefused) {
