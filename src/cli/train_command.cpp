@@ -177,6 +177,11 @@ void print_training_summary(const TrainReport& r, const std::filesystem::path& p
   std::printf("  threshold         image %.4f  pixel %.4f  (%s%s)\n", r.threshold.image,
               r.threshold.pixel.value_or(r.norm_stats.max_pixel), r.threshold.method.c_str(),
               r.num_held_out ? (", " + std::to_string(r.num_held_out) + " held-out good images").c_str() : "");
+  if (const YAML::Node held = r.threshold.details["image_scores"])
+    std::printf("  held-out alarms   %lld of %lld held-out good images above the threshold, %lld above the highest "
+                "training score (the rule without hold-out)\n",
+                static_cast<long long>(held["above_threshold"].as<int64_t>()), static_cast<long long>(r.num_held_out),
+                static_cast<long long>(held["above_highest_training_value"].as<int64_t>()));
   std::printf("  time              %.1fs total: weights %.1fs, features %.1fs, coreset %.1fs, scoring %.1fs, "
               "writing %.1fs, export %.1fs\n",
               r.total_seconds, r.load_weights_seconds, r.extract_seconds, r.coreset_seconds, r.score_seconds,

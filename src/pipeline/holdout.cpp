@@ -11,11 +11,21 @@
 namespace patchcore {
 namespace {
 
-YAML::Node statistics_yaml(const GoodThreshold& t) {
+int64_t count_above(const std::vector<double>& values, double threshold) {
+  return std::count_if(values.begin(), values.end(), [&](double v) { return v > threshold; });
+}
+
+// The held-out statistics, and how many of these good images, which the bank has not seen, the
+// chosen threshold and the old rule (the highest training value) would flag: the user's estimate
+// of each rule's false-alarm rate on new good parts (in-sample for the chosen one).
+YAML::Node statistics_yaml(const GoodThreshold& t, const std::vector<double>& values, double threshold,
+                           double training_max) {
   YAML::Node n;
   n["mean"] = t.mean;
   n["std"] = t.std;
   n["max"] = t.max;
+  n["above_threshold"] = count_above(values, threshold);
+  n["above_highest_training_value"] = count_above(values, training_max);
   return n;
 }
 
@@ -91,8 +101,8 @@ ThresholdRecord holdout_threshold(const HoldoutScores& scores, const NormStats& 
   r.details["sigmas"] = sigmas;
   r.details["held_out_images"] = static_cast<int64_t>(scores.images.size());
   r.details["in_memory_bank"] = false;
-  r.details["image_scores"] = statistics_yaml(image);
-  r.details["max_pixel_per_image"] = statistics_yaml(pixel);
+  r.details["image_scores"] = statistics_yaml(image, scores.image_scores, r.image, training.max_score);
+  r.details["max_pixel_per_image"] = statistics_yaml(pixel, scores.max_pixels, *r.pixel, training.max_pixel);
   YAML::Node files;
   for (const auto& p : scores.images) files.push_back(p.filename().string());
   r.details["images"] = files;

@@ -4,6 +4,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cmath>
 #include <set>
 
@@ -89,6 +90,15 @@ TEST(Holdout, HeldOutImagesStayOutOfTheBankAndSetTheThresholds) {
   EXPECT_NEAR(*stats.image_threshold, image_expected, 1e-3 * image_expected);
   EXPECT_NEAR(*stats.pixel_threshold, pixel_expected, 1e-3 * pixel_expected);
   EXPECT_DOUBLE_EQ(model.threshold(), *stats.image_threshold);
+
+  // How many held-out images each rule flags, counted from the scores of Model::predict.
+  auto above = [](const std::vector<double>& v, double t) { return std::count_if(v.begin(), v.end(), [&](double x) { return x > t; }); };
+  const YAML::Node details = config["threshold"]["details"];
+  EXPECT_EQ(details["image_scores"]["above_threshold"].as<int64_t>(), above(scores, *stats.image_threshold));
+  EXPECT_EQ(details["image_scores"]["above_highest_training_value"].as<int64_t>(), above(scores, stats.max_score));
+  EXPECT_EQ(details["max_pixel_per_image"]["above_threshold"].as<int64_t>(), above(max_pixels, *stats.pixel_threshold));
+  EXPECT_EQ(details["max_pixel_per_image"]["above_highest_training_value"].as<int64_t>(),
+            above(max_pixels, stats.max_pixel));
 }
 
 TEST(Holdout, BadSettingsAreUserErrorsAndWriteNothing) {
