@@ -126,10 +126,16 @@ void check_images_match_shards(const ShardParts& parts, const std::vector<fs::pa
   }
 }
 
-torch::Tensor merge_shard_banks(const ShardParts& parts, const ProgressCallback& progress) {
-  std::vector<torch::Tensor> banks;
-  for (const auto& c : parts.checkpoints) banks.push_back(c.memory_bank.to(torch::kFloat));
-  const torch::Tensor all = torch::cat(banks).contiguous();
+torch::Tensor merge_shard_banks(ShardParts& parts, const ProgressCallback& progress) {
+  torch::Tensor all;
+  {
+    std::vector<torch::Tensor> banks;
+    for (auto& c : parts.checkpoints) {
+      banks.push_back(c.memory_bank.to(torch::kFloat));
+      c.memory_bank = torch::Tensor();
+    }
+    all = torch::cat(banks).contiguous();
+  }  // the shards' own banks are freed here: the union holds their rows
   const ShardRecord& record = parts.record();
   const ModelConfig& config = parts.checkpoints.front().config;
   const int64_t size = coreset_size(record.total_patches, config.coreset_ratio);

@@ -54,6 +54,7 @@ void check_images_match_shards(const ShardParts& parts, const std::vector<std::f
 // The merged memory bank: greedy k-center over the union of the shards' banks, on the same
 // random projection (dimension and seed) a single-machine training of all images would use,
 // to the size the ratio gives for all the shards' patches. All rows when the union is smaller.
-torch::Tensor merge_shard_banks(const ShardParts& parts, const ProgressCallback& progress = {});
+// Takes the banks out of `parts` (they are freed once merged: the merge then scores every image).
+torch::Tensor merge_shard_banks(ShardParts& parts, const ProgressCallback& progress = {});
 
 }  // namespace patchcore

@@ -312,14 +312,23 @@ void release_free_memory() {
 #endif
 }
 
-// The plan that keeps the features and the projection within the memory cap.
+// The plan that keeps the features and the projection within the memory cap. bank_rows: the
+// final bank's; `scores`: the training images are scored against it (not by a shard).
 TrainingMemoryPlan plan_memory(const Backbone& backbone, const PatchGrid& grid, int64_t projection_dims,
-                               int64_t parent_rows, const TrainOptions& options, TrainReport& report) {
+                               int64_t parent_rows, int64_t bank_rows, bool scores, const ModelConfig& config,
+                               const TrainOptions& options, TrainReport& report) {
   TrainingShape shape;
   shape.patches = report.num_patches;
   shape.parent_rows = parent_rows;
   shape.channels = grid.channels;
   shape.projection_dims = projection_dims;
+  shape.bank_rows = bank_rows;
+  if (scores) {
+    const int64_t support_bytes = bank_rows * std::min<int64_t>(config.num_neighbors, bank_rows) * 8;
+    shape.scoring_bytes = search::index_memory_bytes(bank_rows, grid.channels, config.search) + support_bytes;
+    if (!search::searches_exactly(config.search))  // the exact twin that measures it
+      shape.scoring_bytes += search::index_memory_bytes(bank_rows, grid.channels, search::SearchOptions{});
+  }
   shape.batch_rows = std::min<int64_t>(options.batch_size, std::max<int64_t>(report.num_images, 1)) * grid.per_image();
   for (const auto& [name, weight] : backbone.weights()) shape.backbone_bytes += weight.numel() * weight.element_size();
   report.memory_plan = plan_training_memory(shape, options.max_memory_bytes.value_or(default_memory_cap()));
@@ -520,7 +529,7 @@ TrainReport train(const TrainOptions& given) {
   validate(given);
   keep_large_blocks_out_of_the_heap();
   const std::optional<Parent> parent = load_parent(given);
-  const std::optional<ShardParts> parts =
+  std::optional<ShardParts> parts =
       given.merge_parts.empty() ? std::nullopt : std::optional<ShardParts>(load_shard_parts(given.merge_parts));
   TrainOptions options = given;
   if (parts) options.holdout_fraction = parts->record().holdout_fraction;  // the shards' split of the images
@@ -572,7 +581,9 @@ TrainReport train(const TrainOptions& given) {
     log("merged the " + std::to_string(parts->checkpoints.size()) + " shards' banks into " +
         std::to_string(report.bank_rows) + " rows; scoring every training image against it");
   }
-  const TrainingMemoryPlan plan = plan_memory(*backbone, grid, projection_dims, parent_rows, options, report);
+  const int64_t final_bank_rows = parts ? report.bank_rows : parent_rows + new_rows;
+  const TrainingMemoryPlan plan = plan_memory(*backbone, grid, projection_dims, parent_rows, final_bank_rows,
+                                              !options.shard, config, options, report);
   if (plan.features_on_disk) fs::create_directories(options.output_dir);
   TrainingPatches patches = extract_patches(*backbone, images, grid, projection_dims, plan, parent_bank, options,
                                             checkpoint, report);

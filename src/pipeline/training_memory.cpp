@@ -35,11 +35,14 @@ Estimate estimate(const TrainingShape& s, bool on_disk, bool bfloat16) {
   const int64_t rows = s.patches + s.parent_rows;
   const int64_t projection = s.projection_dims ? rows * s.projection_dims * (bfloat16 ? 2 : 4) : 0;
   const int64_t greedy = s.projection_dims ? rows * kGreedyBytesPerRow : 0;
+  // `train --from`: the parent's bank is held from the start (and is part of the final bank).
+  const int64_t parent_bank = s.parent_rows * s.channels * 4;
+  const int64_t bank = s.bank_rows * s.channels * 4;
   // The allocator keeps much of a batch's working memory after the batch (heap fragments),
   // so it is counted in every phase.
-  const int64_t extracting = base + working + feature_ram + projection;
-  const int64_t selecting = base + working + feature_ram + projection + greedy;
-  const int64_t scoring = base + working + feature_ram;
+  const int64_t extracting = base + working + feature_ram + parent_bank + projection;
+  const int64_t selecting = base + working + feature_ram + parent_bank + projection + greedy;
+  const int64_t scoring = base + working + feature_ram + parent_bank + bank + s.scoring_bytes;
   return {feature_ram, projection, std::max({extracting, selecting, scoring})};
 }
 

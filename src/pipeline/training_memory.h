@@ -2,7 +2,8 @@
 // How training fits its patch features and their random projection into a memory cap
 // (`train --max-memory`). Training holds, per patch row, the features (C float32) for the
 // bank rows and the scoring of the training images, and the projection (d numbers) plus
-// the greedy's bookkeeping for the coreset selection. The plan keeps everything in RAM
+// the greedy's bookkeeping for the coreset selection; while it scores, also the bank and the
+// search indexes built on it (a bank as large as the features at --coreset-ratio 1). The plan keeps everything in RAM
 // when it fits; otherwise it moves the features to a file (they are read twice, in order,
 // and the selected rows once), and then stores the projection in bfloat16.
 #include <array>
@@ -19,6 +20,10 @@ struct TrainingShape {
   int64_t projection_dims = 0;   // d; 0 when every patch is kept (no selection)
   int64_t batch_rows = 0;        // patch rows of one batch of images
   int64_t backbone_bytes = 0;    // weights
+  int64_t bank_rows = 0;         // the final memory bank (float32, channels wide; with --from: the parent's too)
+  // While the training images are scored, beyond the bank: its search indexes (the model's, and
+  // an approximate search's exact twin) and the support table (search::index_memory_bytes).
+  int64_t scoring_bytes = 0;
 };
 
 struct TrainingMemoryPlan {

@@ -24,4 +24,13 @@ constexpr int64_t kPrunedMinRows = 1000;
 std::unique_ptr<Index> make_index(const torch::Tensor& bank, const SearchOptions& options,
                                   const ShortlistProjection& projection = {});
 
+// Whether the index make_index builds for these options finds the exact nearest row (Index::exact()).
+bool searches_exactly(const SearchOptions& options);
+
+// Bytes the index make_index builds for a [rows, dims] float32 bank holds beyond that bank
+// tensor (its own copies of the bank, norms, graph, lists), for training's memory plan. An
+// estimate from the index's layout; tests/search/index_memory_test.cpp checks it against the
+// allocator.
+int64_t index_memory_bytes(int64_t rows, int64_t dims, const SearchOptions& options);
+
 }  // namespace patchcore::search

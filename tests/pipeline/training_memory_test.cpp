@@ -76,6 +76,18 @@ TEST(TrainingMemoryPlan, WithoutASelectionTheFeaturesStayInRam) {
   EXPECT_THROW(plan_training_memory(s, plan.peak_bytes - 1), UserError);
 }
 
+TEST(TrainingMemoryPlan, ScoringHoldsTheBankAndItsIndexes) {
+  TrainingShape s = ten_thousand_images();
+  s.projection_dims = 0;
+  s.bank_rows = s.patches;  // --coreset-ratio 1: the bank is a copy of every feature
+  const int64_t features = s.patches * 1536 * 4;
+  EXPECT_GE(plan_training_memory(s, 1000 * kGiB).peak_bytes, 2 * features);
+  // A search index on it (here as large as the bank again) counts in full.
+  const int64_t without_index = plan_training_memory(s, 1000 * kGiB).peak_bytes;
+  s.scoring_bytes = features;
+  EXPECT_EQ(plan_training_memory(s, 1000 * kGiB).peak_bytes, without_index + features);
+}
+
 TEST(PatchStore, FileAndMemoryHoldTheSameRowsAndTheFileHasNoName) {
   testing::TempDir dir;
   const auto rows = torch::randn({1000, 37});
