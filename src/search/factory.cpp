@@ -52,16 +52,17 @@ bool searches_exactly(const SearchOptions& options) {
 
 int64_t index_memory_bytes(int64_t rows, int64_t dims, const SearchOptions& options) {
   constexpr int64_t kFloat = 4, kInt32 = 4, kInt64 = 8;
-  constexpr int64_t kHeaders = 4096;  // the objects and tensor metadata (measured: at most 2.5 KB)
+  constexpr int64_t kHeaders = 16384;  // objects, tensor metadata, allocator headers (measured: under 3 KB)
   const int64_t bank_copy = rows * dims * kFloat;
   // Every index keeps |y|^2 of the bank rows (prepare_bank).
   const int64_t norms = kHeaders + rows * kFloat;
   switch (index_kind(rows, options)) {
     case IndexKind::kExact: return norms;
     case IndexKind::kPruned: {
-      // ExactIndex's norms; the rows in cluster order with their norms and bank positions; centroids.
+      // ExactIndex's norms; the rows in cluster order with their norms and bank positions; per
+      // cluster its centroid, centroid norm and length, radius and first row.
       const auto clusters = static_cast<int64_t>(std::ceil(PrunedIndex::kClustersPerSqrtRow * std::sqrt(rows)));
-      return norms + bank_copy + rows * (kFloat + kInt64) + clusters * dims * kFloat;
+      return norms + bank_copy + rows * (kFloat + kInt64) + clusters * (dims * kFloat + kFloat + 3 * kInt64);
     }
     case IndexKind::kShortlist: {
       const int64_t d = shortlist_dims_for(options, dims);

@@ -137,7 +137,9 @@ TEST_F(FaultTest, FileSizeLimitIsAClearErrorAndKeepsTheOldModel) {
 // Training past its memory cap writes the features to an unnamed temporary file in --output; a
 // disk that cannot hold it is reported before the features are computed, naming the fix.
 TEST_F(FaultTest, FeatureFileThatDoesNotFitIsAClearErrorAndLeavesNothing) {
-  auto first = run_shell(train_command());
+  // Batches of 2 of the 8 images: on disk, the features then take a quarter of their RAM.
+  const std::string command = train_command() + " --batch-size 2";
+  auto first = run_shell(command);
   ASSERT_EQ(first.exit_code, 0) << first.output;
   const std::string checkpoint = testing::read_file(model() / "checkpoint.safetensors");
   // Just below what training all in RAM is estimated to need: the features go to disk.
@@ -145,7 +147,7 @@ TEST_F(FaultTest, FeatureFileThatDoesNotFitIsAClearErrorAndLeavesNothing) {
   const auto at = config.find("estimated_peak_bytes: ");
   ASSERT_NE(at, std::string::npos) << config;
   const long long in_ram = std::stoll(config.substr(at + 22));
-  const std::string capped = train_command() + " --max-memory " + std::to_string(in_ram - 1);
+  const std::string capped = command + " --max-memory " + std::to_string(in_ram - 1);
   auto on_disk = run_shell(capped + " 2>&1");
   ASSERT_EQ(on_disk.exit_code, 0) << on_disk.output;
   EXPECT_TRUE(contains(on_disk.output, "in a temporary file on disk")) << on_disk.output;
