@@ -3,9 +3,10 @@
 // (`train --max-memory`). Training holds, per patch row, the features (C float32) for the
 // bank rows and the scoring of the training images, and the projection (d numbers) plus
 // the greedy's bookkeeping for the coreset selection; while it scores, also the bank and the
-// search indexes built on it (a bank as large as the features at --coreset-ratio 1). The plan keeps everything in RAM
-// when it fits; otherwise it moves the features to a file (they are read twice, in order,
-// and the selected rows once), and then stores the projection in bfloat16.
+// search indexes built on it (a bank as large as the features at --coreset-ratio 1). The
+// plan keeps everything in RAM when it fits; otherwise it moves the features to a file (they
+// are read twice, in order, and the selected rows once), and then stores the projection in
+// bfloat16.
 #include <array>
 #include <cstdint>
 #include <optional>
