@@ -1,7 +1,5 @@
 #include "search/factory.h"
 
-#include <cmath>
-
 #include "search/exact_index.h"
 #include "io/error.h"
 #include "search/faiss_index.h"
@@ -61,7 +59,7 @@ int64_t index_memory_bytes(int64_t rows, int64_t dims, const SearchOptions& opti
     case IndexKind::kPruned: {
       // ExactIndex's norms; the rows in cluster order with their norms and bank positions; per
       // cluster its centroid, centroid norm and length, radius and first row.
-      const auto clusters = static_cast<int64_t>(std::ceil(PrunedIndex::kClustersPerSqrtRow * std::sqrt(rows)));
+      const int64_t clusters = PrunedIndex::default_clusters(rows);  // k-means may return fewer
       return norms + bank_copy + rows * (kFloat + kInt64) + clusters * (dims * kFloat + kFloat + 3 * kInt64);
     }
     case IndexKind::kShortlist: {

@@ -82,11 +82,14 @@ class FirstError {
 
 }  // namespace
 
+int64_t PrunedIndex::default_clusters(int64_t rows) {
+  return std::max<int64_t>(1, std::llround(kClustersPerSqrtRow * std::sqrt(double(rows))));
+}
+
 PrunedIndex::PrunedIndex(const torch::Tensor& bank, int64_t clusters) : exact_(bank) {
   const auto& rows = exact_.bank().rows;
   const int64_t m = rows.size(0), dim = rows.size(1);
-  const int64_t wanted =
-      clusters > 0 ? clusters : std::max<int64_t>(1, std::llround(kClustersPerSqrtRow * std::sqrt(double(m))));
+  const int64_t wanted = clusters > 0 ? clusters : default_clusters(m);
   const Clustering clustering = kmeans(rows, wanted, kKmeansIterations);
   centroids_ = clustering.centroids;
   const int64_t k = centroids_.size(0);

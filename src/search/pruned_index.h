@@ -21,7 +21,7 @@ namespace patchcore::search {
 
 class PrunedIndex final : public Index {
  public:
-  // bank: see prepare_bank. clusters: 0 = automatic (kClustersPerSqrtRow * sqrt(M)).
+  // bank: see prepare_bank. clusters: 0 = automatic (default_clusters).
   explicit PrunedIndex(const torch::Tensor& bank, int64_t clusters = 0);
 
   int64_t size() const override { return exact_.size(); }
@@ -41,6 +41,8 @@ class PrunedIndex final : public Index {
 
   int64_t clusters() const { return static_cast<int64_t>(radius_.size()); }
   static constexpr double kClustersPerSqrtRow = 1.5;
+  // The clusters asked of k-means for a bank of `rows` rows: kClustersPerSqrtRow * sqrt(rows), at least 1.
+  static int64_t default_clusters(int64_t rows);
 
  private:
   // One chunk of queries; best: squared distances.

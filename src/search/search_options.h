@@ -27,7 +27,6 @@ struct SearchOptions {
   SearchMode mode = SearchMode::kExact;
   int shortlist_dims = 0;    // d of the reduced space; 0 = automatic (shortlist_dims_for)
   int shortlist_size = 8;    // rows re-ranked exactly per patch
-
 };
 
 std::string to_string(Backend backend);            // auto | native | faiss
